@@ -1,0 +1,204 @@
+"""The command line: ``python -m abysz_lab <command> ...``.
+
+A thin layer: it parses flags (generated from the parameter dataclasses), shows
+a tqdm progress bar, and maps exceptions to one-line messages and exit codes:
+0 ok, 2 bad input, 3 missing dependency, 130 cancelled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from abysz_lab import __version__
+from abysz_lab import params as P
+from abysz_lab.errors import AbyszError, Cancelled
+from abysz_lab.jobs import CancelToken, Progress, RunSummary
+
+DEFAULT_DEMO_DIR = Path("abysz_demo")
+
+
+# --- shared helpers for every command ----------------------------------------------------
+
+
+@contextmanager
+def cancel_on_ctrl_c() -> Iterator[CancelToken]:
+    """First Ctrl-C asks the run to stop after the current frame; a second one aborts at once."""
+    token = CancelToken()
+
+    def handler(signum, frame):  # noqa: ARG001 - signal handler signature
+        if token.cancelled:
+            raise KeyboardInterrupt
+        token.cancel()
+        print("\nStopping after the current frame (Ctrl-C again to abort now)...", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield token
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def progress_bar(desc: str) -> Iterator[Callable[[Progress], None]]:
+    """A tqdm bar driven by Progress reports."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(p: Progress) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=p.total, initial=p.done, desc=desc, unit="frame", dynamic_ncols=True)
+        bar.n = p.done
+        if p.message:
+            bar.set_postfix_str(p.message, refresh=False)
+        bar.refresh()
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def print_summary(summary: RunSummary) -> None:
+    """Print warnings, then the closing line with the figures."""
+    for warning in summary.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(summary.describe())
+
+
+# --- dfi ----------------------------------------------------------------------------------
+
+
+def _add_dfi(sub: argparse._SubParsersAction) -> None:
+    from abysz_lab.dfi import DFIParams
+
+    p = sub.add_parser(
+        "dfi",
+        help="stabilise generated frames against the original frames (DFI)",
+        description="Hold the previous output wherever the original video is still. "
+        "Frames are paired by natural order; outputs keep the generated frames' names and formats.",
+    )
+    p.add_argument("--source", required=True, help="folder of the ORIGINAL video's frames")
+    p.add_argument("--generated", required=True, help="folder of the img2img output frames")
+    p.add_argument("--out", required=True, help="output folder (created; must not be an input folder)")
+    group = p.add_argument_group("DFI parameters")
+    P.add_arguments(group, DFIParams)
+    p.add_argument("--frames-limit", type=int, default=0, help="stop after this many frames (0 = all)")
+    p.add_argument(
+        "--preview-masks",
+        metavar="DIR",
+        help="write mask previews (mask and mask-over-source) for a few frames to DIR and exit",
+    )
+    p.add_argument(
+        "--preview-frames", default="", help="comma-separated frame numbers for --preview-masks (default: spread)"
+    )
+    p.add_argument("--overwrite", action="store_true", help="allow replacing same-named files in --out")
+    p.add_argument("--no-resume", action="store_true", help="start over even if an identical run was interrupted")
+    p.set_defaults(handler=_run_dfi)
+
+
+def _run_dfi(args: argparse.Namespace) -> int:
+    from abysz_lab.dfi import DFIParams, run_dfi
+
+    params = P.from_namespace(DFIParams, args)
+    if args.preview_masks:
+        return _write_mask_previews(args, params)
+    with cancel_on_ctrl_c() as token, progress_bar("DFI") as bar:
+        summary = run_dfi(
+            args.source,
+            args.generated,
+            args.out,
+            params,
+            frames_limit=args.frames_limit,
+            overwrite=args.overwrite,
+            resume=not args.no_resume,
+            progress=bar,
+            cancel=token,
+        )
+    print_summary(summary)
+    return 0
+
+
+def _write_mask_previews(args: argparse.Namespace, params) -> int:
+    from abysz_lab.dfi import preview_masks
+    from abysz_lab.errors import InputError
+    from abysz_lab.frames import check_output_folder, write_frame
+
+    try:
+        indices = [int(x) for x in args.preview_frames.split(",") if x.strip()]
+    except ValueError as exc:
+        msg = f"--preview-frames must be comma-separated frame numbers, got {args.preview_frames!r}."
+        raise InputError(msg) from exc
+    folder = check_output_folder(args.preview_masks, args.source, args.generated)
+    for item in preview_masks(args.source, args.generated, params, indices=indices or None):
+        stem = Path(item.name).stem
+        write_frame(folder / f"mask_{item.index:04d}_{stem}.png", item.mask)
+        write_frame(folder / f"overlay_{item.index:04d}_{stem}.png", item.overlay)
+        print(f"frame {item.index} ({item.name}): {item.held_pct:.1f}% held")
+    print(f"Mask previews written to {folder} (white = held from the previous output).")
+    return 0
+
+
+# --- demo -----------------------------------------------------------------------------------
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="make a small demo clip and run DFI on it")
+    p.add_argument("--dir", default=str(DEFAULT_DEMO_DIR), help="where to put the demo (default: ./abysz_demo)")
+    p.set_defaults(handler=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from abysz_lab.demo import make_demo_clip
+    from abysz_lab.dfi import run_dfi
+
+    clip = make_demo_clip(args.dir)
+    print(f"Demo clip: {clip.frames} frames in {clip.source} (original) and {clip.generated} (flickering).")
+    with cancel_on_ctrl_c() as token, progress_bar("DFI") as bar:
+        summary = run_dfi(clip.source, clip.generated, clip.root / "stabilised", progress=bar, cancel=token)
+    print_summary(summary)
+    print(f"Result: {summary.output}")
+    return 0
+
+
+# --- entry point ----------------------------------------------------------------------------
+
+COMMANDS = [_add_dfi, _add_demo]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser with every command."""
+    parser = argparse.ArgumentParser(
+        prog="python -m abysz_lab", description="Abysz LAB: temporal coherence for AI video."
+    )
+    parser.add_argument("--version", action="version", version=f"abysz-lab {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except Cancelled as exc:
+        print(f"cancelled: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except AbyszError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("aborted.", file=sys.stderr)
+        return 130

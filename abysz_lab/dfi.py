@@ -1,0 +1,505 @@
+"""DFI, differential frame interpolation: hold the previous output where the source is still.
+
+The computation follows ``shared/docs/dfi.md`` step by step. Each step is a pure
+function on numpy arrays; :func:`dfi_step` chains them for one frame with the
+recursion's state made explicit (:class:`DFIState`); :func:`run_dfi` streams a
+whole folder through it with read-ahead, write-behind, progress, cancel and
+resume.
+
+Masks are 8-bit (0 = refresh from the generated frame, 255 = hold the previous
+output), as the original's mask images were: "exactly 1" in the spec means 255,
+which stays exact through OpenCV's fixed-point 8-bit blurs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from abysz_lab import params as P
+from abysz_lab.errors import InputError
+from abysz_lab.frames import (
+    FrameFolder,
+    WriteBehind,
+    check_output_folder,
+    fit_to_size,
+    list_frames,
+    read_ahead,
+    read_frame,
+)
+from abysz_lab.jobs import CancelToken, ProgressCallback, RunRecord, RunSummary, check_name_collisions, report
+
+HELD = 255  # mask value of a pixel that carries the previous output unchanged
+
+
+@dataclass(frozen=True)
+class DFIParams:
+    """The DFI controls. Ranges, defaults and help are read by the UI and the CLI."""
+
+    tolerance: float = P.param(
+        5.0,
+        label="DFI tolerance",
+        help="Grey levels a source pixel may change and still count as still (held). Higher holds more: "
+        "steadier, but more ghosting. 4-6 suits most clips.",
+        minimum=0.5,
+        maximum=20.0,
+        step=0.5,
+        original="DFI Tolerance / DFI Strength",
+    )
+    expand: int = P.param(
+        0,
+        label="DFI expand (deghost)",
+        help="Grow the moving areas by this many pixels (0 = off) so edges of moving objects refresh "
+        "from the generated frame: less ghosting without lowering the tolerance.",
+        minimum=0,
+        maximum=50,
+        step=1,
+        original="DFI Expand / DFI Deghost",
+    )
+    smooth: int = P.param(
+        1,
+        label="Mask smooth",
+        help="Gaussian blur of the mask, kernel size (odd; 1 = off). Softens the seam between held and "
+        "refreshed areas; high values hold less.",
+        minimum=1,
+        maximum=99,
+        step=2,
+        odd=True,
+        original="Smooth",
+    )
+    inter_blur: int = P.param(
+        3,
+        label="Inter blur",
+        help="Divisor of the motion-dependent mask blur: kernel = (100 - held %) / this. Lower = softer "
+        "mask edges when much of the frame moves.",
+        minimum=1,
+        maximum=5,
+        step=1,
+        original="Inter Blur / fine blur",
+    )
+    refresh_every: int = P.param(
+        0,
+        label="Refresh every N frames",
+        help="Every N frames, hold only 'Refresh strength' % of the previous output, so errors cannot pile "
+        "up. 0 = dynamic: hold as much as the share of still pixels.",
+        minimum=0,
+        maximum=30,
+        step=1,
+        original="Corruption Refresh / Frame refresh frequency",
+    )
+    refresh_strength: float = P.param(
+        0.0,
+        label="Refresh strength %",
+        help="On refresh frames, opacity of the held previous output (0 = the generated frame replaces it "
+        "everywhere). Used only when 'Refresh every N frames' > 0.",
+        minimum=0.0,
+        maximum=100.0,
+        step=1.0,
+        original="Corruption Preserve / Refresh Strength",
+    )
+    map_denoise: int = P.param(
+        0,
+        label="Source denoise",
+        help="Bilateral filter diameter applied to the source before comparing frames (0 = off). Helps "
+        "grainy or compressed sources that look like motion everywhere.",
+        minimum=0,
+        maximum=30,
+        step=1,
+        original="Map Denoise / Source denoise",
+    )
+    inter_denoise: int = P.param(
+        9,
+        label="Inter denoise",
+        help="Bilateral filter diameter applied to the output every few frames (0 = off); cleans the "
+        "speckle that holding can accumulate.",
+        minimum=0,
+        maximum=25,
+        step=1,
+        original="Inter Denoise",
+    )
+    inter_denoise_size: int = P.param(
+        9,
+        label="Inter denoise size",
+        help="Strength (sigma) of the inter denoise filter.",
+        minimum=1,
+        maximum=25,
+        step=1,
+        original="Inter Denoise Size",
+    )
+    inter_denoise_every: int = P.param(
+        3,
+        label="Inter denoise every N frames",
+        help="Apply the inter denoise on every N-th step.",
+        minimum=1,
+        maximum=15,
+        step=1,
+        original="Inter Denoise Speed",
+    )
+
+    def __post_init__(self) -> None:
+        P.validate(self)
+
+
+# --- the steps, each a pure function -------------------------------------------------
+
+
+def denoise_source(source: np.ndarray, diameter: int) -> np.ndarray:
+    """Step 1: bilateral-filter a fitted source frame (``diameter`` 0 = unchanged)."""
+    if diameter <= 0:
+        return source
+    return cv2.bilateralFilter(source, diameter, 31, 31)
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """8-bit grey of a BGR frame (grey input is returned as is)."""
+    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+def stability_mask(previous_gray: np.ndarray, current_gray: np.ndarray, tolerance: float) -> np.ndarray:
+    """Steps 2-3: 255 where ``|current - previous| <= tolerance`` (still), else 0."""
+    diff = cv2.absdiff(current_gray, previous_gray)
+    # THRESH_BINARY_INV gives maxval where diff <= thresh; diff is integral, so floor the tolerance.
+    _, mask = cv2.threshold(diff, math.floor(tolerance), HELD, cv2.THRESH_BINARY_INV)
+    return mask
+
+
+def expand_moving(mask: np.ndarray, size: int) -> np.ndarray:
+    """Step 4: grow the moving (0) region by a ``size`` x ``size`` rectangle (0 or 1 = off)."""
+    if size <= 1:
+        return mask
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
+    # Dilating the moving region is eroding the held one.
+    return cv2.erode(mask, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=HELD)
+
+
+def smooth_mask(mask: np.ndarray, size: int) -> np.ndarray:
+    """Step 5: Gaussian blur of the mask with an odd kernel ``size`` (1 = off)."""
+    if size <= 1:
+        return mask
+    return cv2.GaussianBlur(mask, (size, size), 0)
+
+
+def held_percent(mask: np.ndarray) -> float:
+    """Percentage of pixels fully held (255), rounded to one decimal as the original did."""
+    return round(100.0 * np.count_nonzero(mask == HELD) / mask.size, 1)
+
+
+def dynamic_blur_kernel(held_pct: float, inter_blur: int) -> int:
+    """Step 6's kernel: ``ceil((100 - held_pct) / inter_blur)``, made odd."""
+    k = math.ceil(round(100.0 - held_pct, 1) / inter_blur)
+    return k if k % 2 == 1 else k + 1
+
+
+def dynamic_blur(mask: np.ndarray, held_pct: float, inter_blur: int) -> np.ndarray:
+    """Step 6: blur the mask more when more of the frame moves."""
+    k = dynamic_blur_kernel(held_pct, inter_blur)
+    if k <= 1:
+        return mask
+    return cv2.GaussianBlur(mask, (k, k), 0)
+
+
+def dissolve_for_step(step_index: int, held_pct: float, refresh_every: int, refresh_strength: float) -> float:
+    """Step 7: opacity (0-100) of the carried frame on step ``step_index`` (0 at t = 1)."""
+    if refresh_every == 0:
+        return held_pct
+    return refresh_strength if step_index % refresh_every == 0 else 100.0
+
+
+def blend(generated: np.ndarray, previous_output: np.ndarray, mask: np.ndarray, dissolve: float) -> np.ndarray:
+    """Step 8: ``out = gen * (1 - a) + prev * a`` with ``a = mask/255 * dissolve/100``, rounded to 8 bits."""
+    alpha = mask.astype(np.float32) * np.float32(dissolve / (100.0 * HELD))
+    if generated.ndim == 3:
+        alpha = alpha[:, :, None]
+    gen = generated.astype(np.float32)
+    out = gen + (previous_output.astype(np.float32) - gen) * alpha
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def inter_denoise(output: np.ndarray, step_index: int, diameter: int, size: int, every: int) -> np.ndarray:
+    """Step 9: bilateral-filter the output on steps where ``step_index % every == 0`` (diameter 0 = off)."""
+    if diameter <= 0 or every <= 0 or step_index % every != 0:
+        return output
+    return cv2.bilateralFilter(output, diameter, size, size)
+
+
+def final_mask(previous_source: np.ndarray, source: np.ndarray, params: DFIParams) -> tuple[np.ndarray, float]:
+    """Steps 2-6 on two denoised, fitted source frames: the mask and its held percentage."""
+    mask = stability_mask(to_gray(previous_source), to_gray(source), params.tolerance)
+    mask = expand_moving(mask, params.expand)
+    mask = smooth_mask(mask, params.smooth)
+    pct = held_percent(mask)
+    return dynamic_blur(mask, pct, params.inter_blur), pct
+
+
+# --- one step of the recursion ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DFIState:
+    """What the recursion carries from one frame to the next."""
+
+    previous_source: np.ndarray  # fitted and denoised source of the previous frame
+    previous_output: np.ndarray  # the previous OUTPUT (not the previous generated frame)
+    step_index: int  # index of the next step; 0 at t = 1
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """Diagnostics of one step, for previews and logs."""
+
+    mask: np.ndarray
+    held_pct: float
+    dissolve: float
+
+
+def start_state(source: np.ndarray, output: np.ndarray, *, step_index: int = 0) -> DFIState:
+    """State after frame 0 (or after frame ``step_index`` when resuming)."""
+    return DFIState(source, output, step_index)
+
+
+def dfi_step(
+    state: DFIState, source: np.ndarray, generated: np.ndarray, params: DFIParams
+) -> tuple[DFIState, np.ndarray, StepInfo]:
+    """Compute one output frame from a denoised fitted source and its generated frame."""
+    mask, pct = final_mask(state.previous_source, source, params)
+    dissolve = dissolve_for_step(state.step_index, pct, params.refresh_every, params.refresh_strength)
+    out = blend(generated, state.previous_output, mask, dissolve)
+    out = inter_denoise(
+        out, state.step_index, params.inter_denoise, params.inter_denoise_size, params.inter_denoise_every
+    )
+    return DFIState(source, out, state.step_index + 1), out, StepInfo(mask, pct, dissolve)
+
+
+# --- folders ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FramePairs:
+    """The source and generated folders paired by order, and what pairing had to say."""
+
+    source: FrameFolder
+    generated: FrameFolder
+    count: int
+    warnings: tuple[str, ...]
+
+    @property
+    def skipped_inputs(self) -> int:
+        """Non-image entries ignored in both folders."""
+        s, g = self.source, self.generated
+        return len(s.skipped_files) + len(s.skipped_dirs) + len(g.skipped_files) + len(g.skipped_dirs)
+
+
+def pair_frames(source_dir: str | os.PathLike[str], generated_dir: str | os.PathLike[str]) -> FramePairs:
+    """List both folders and pair their frames by natural order (the first min(N, M) pairs)."""
+    source = list_frames(source_dir, role="source (original video) frames")
+    generated = list_frames(generated_dir, role="generated (img2img) frames")
+    warnings = [w for w in (source.skipped_summary, generated.skipped_summary) if w]
+    count = min(len(source), len(generated))
+    if len(source) != len(generated):
+        warnings.append(
+            f"The source has {len(source)} frames and the generated folder {len(generated)}: "
+            f"using the first {count} pairs."
+        )
+    return FramePairs(source, generated, count, tuple(warnings))
+
+
+def _read_pair(source_path: Path, generated_path: Path, map_denoise: int) -> tuple[np.ndarray, np.ndarray]:
+    generated = read_frame(generated_path)
+    h, w = generated.shape[:2]
+    source = denoise_source(fit_to_size(read_frame(source_path), w, h), map_denoise)
+    return source, generated
+
+
+def _check_size(generated: np.ndarray, expected: tuple[int, int], path: Path) -> None:
+    h, w = generated.shape[:2]
+    if (w, h) != expected:
+        msg = (
+            f"Generated frame {path.name} is {w}x{h} but the first one is {expected[0]}x{expected[1]}. "
+            "All generated frames must have the same size: re-run img2img with a fixed size."
+        )
+        raise InputError(msg)
+
+
+def run_dfi(
+    source_dir: str | os.PathLike[str],
+    generated_dir: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
+    params: DFIParams | None = None,
+    *,
+    frames_limit: int = 0,
+    overwrite: bool = False,
+    resume: bool = True,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    workers: int = 2,
+) -> RunSummary:
+    """Stabilise a folder of generated frames against the source frames; write to ``output_dir``.
+
+    Frames are read ahead and written behind on ``workers`` threads, so memory
+    does not grow with the clip. An interrupted run in the same output folder
+    with the same parameters resumes after the last whole frame. Raises
+    InputError for unusable input and Cancelled when ``cancel`` is set.
+    """
+    params = params or DFIParams()
+    start = time.perf_counter()
+    pairs = pair_frames(source_dir, generated_dir)
+    output = check_output_folder(output_dir, pairs.source.folder, pairs.generated.folder)
+    total = pairs.count if frames_limit <= 0 else min(pairs.count, frames_limit)
+    sources = pairs.source.frames[:total]
+    generated = pairs.generated.frames[:total]
+    out_paths = [output / p.name for p in generated]
+    warnings = list(pairs.warnings)
+
+    identity = {
+        "params": P.as_dict(params),
+        "source": os.path.realpath(pairs.source.folder),
+        "generated": os.path.realpath(pairs.generated.folder),
+        "source_frames": len(pairs.source),
+        "generated_frames": len(pairs.generated),
+    }
+    record = RunRecord(output, "dfi", identity)
+    check_name_collisions(output, [p.name for p in out_paths], record, overwrite=overwrite)
+    if record.differs_from_previous():
+        warnings.append("This output folder holds a DFI run with other parameters or inputs: starting over.")
+    done = record.load_resumable() if resume else 0
+    done = min(done, total)
+    if done and not all(p.exists() for p in out_paths[:done]):
+        warnings.append("Some frames of the previous run are missing from the output folder: starting over.")
+        done = 0
+    resumed_from = done
+
+    report(progress, done, total, start, "Starting")
+    cancel = cancel or CancelToken()
+    state: DFIState | None = None
+    first_size: tuple[int, int] | None = None
+    if done:
+        src, prev_out = _read_pair(sources[done - 1], out_paths[done - 1], params.map_denoise)
+        first_size = (prev_out.shape[1], prev_out.shape[0])
+        state = start_state(src, prev_out, step_index=done - 1)
+
+    written = done
+    last_saved = time.perf_counter()
+
+    def on_written(index: int) -> None:
+        nonlocal written, last_saved
+        written = index + 1
+        now = time.perf_counter()
+        if now - last_saved > 0.5:
+            record.save(written)
+            last_saved = now
+
+    cancelled = False
+    try:
+        with WriteBehind(workers=workers, depth=workers + 2, on_written=on_written) as writer, contextlib.closing(
+            read_ahead(
+                lambda i: _read_pair(sources[i], generated[i], params.map_denoise),
+                range(done, total),
+                workers=workers,
+                depth=workers + 2,
+            )
+        ) as reader:
+            for index, (src, gen) in zip(range(done, total), reader):
+                if cancel.cancelled:
+                    cancelled = True
+                    break
+                if first_size is None:
+                    first_size = (gen.shape[1], gen.shape[0])
+                _check_size(gen, first_size, generated[index])
+                if state is None:
+                    out = gen
+                    state = start_state(src, out)
+                else:
+                    state, out, _ = dfi_step(state, src, gen, params)
+                writer.submit(index, out_paths[index], out)
+                report(progress, index + 1, total, start, generated[index].name)
+    finally:
+        record.save(written, finished=written == total)
+    if cancelled:
+        cancel.raise_if_cancelled(written, total)
+
+    return RunSummary(
+        operation="DFI",
+        output=output,
+        written=written,
+        total=total,
+        seconds=time.perf_counter() - start,
+        resumed_from=resumed_from,
+        skipped_inputs=pairs.skipped_inputs,
+        warnings=warnings,
+        outputs=out_paths,
+    )
+
+
+# --- mask preview -------------------------------------------------------------------------
+
+OVERLAY_TINT = (255, 160, 0)  # BGR azure: held areas
+
+
+@dataclass(frozen=True)
+class MaskPreview:
+    """The final mask of the pair (index - 1, index) and the mask over the source."""
+
+    index: int
+    name: str
+    mask: np.ndarray  # 8-bit, 255 = held
+    overlay: np.ndarray  # BGR source with held areas tinted
+    held_pct: float
+
+
+def default_preview_indices(count: int, frames: int) -> list[int]:
+    """``count`` frame indices (each >= 1) spread evenly over a clip of ``frames`` frames."""
+    if frames < 2:
+        return []
+    count = max(1, min(count, frames - 1))
+    return sorted({round(1 + i * (frames - 2) / max(1, count - 1)) for i in range(count)}) if count > 1 else [1]
+
+
+def mask_overlay(source: np.ndarray, mask: np.ndarray, strength: float = 0.55) -> np.ndarray:
+    """Tint ``source`` where ``mask`` holds: what DFI will freeze is shown in azure."""
+    m = mask.astype(np.float32)[:, :, None] * np.float32(strength / HELD)
+    tint = np.array(OVERLAY_TINT, dtype=np.float32)
+    out = source.astype(np.float32) * (1.0 - m) + tint * m
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def preview_masks(
+    source_dir: str | os.PathLike[str],
+    generated_dir: str | os.PathLike[str],
+    params: DFIParams | None = None,
+    *,
+    indices: Sequence[int] | None = None,
+    count: int = 4,
+) -> list[MaskPreview]:
+    """Compute the final DFI mask (steps 1-6) for chosen frames, without writing anything.
+
+    ``indices`` are 0-based frame numbers t >= 1 (the mask compares t - 1 and t);
+    by default ``count`` frames spread over the clip. Out-of-range indices raise
+    InputError.
+    """
+    params = params or DFIParams()
+    pairs = pair_frames(source_dir, generated_dir)
+    if pairs.count < 2:
+        msg = "Mask previews need at least two frames in both folders."
+        raise InputError(msg)
+    chosen = list(indices) if indices else default_preview_indices(count, pairs.count)
+    bad = [i for i in chosen if not 1 <= i < pairs.count]
+    if bad:
+        msg = f"Preview frame(s) {bad} out of range: choose frames between 1 and {pairs.count - 1}."
+        raise InputError(msg)
+    previews = []
+    for i in chosen:
+        prev_src, _ = _read_pair(pairs.source.frames[i - 1], pairs.generated.frames[i - 1], params.map_denoise)
+        src, gen = _read_pair(pairs.source.frames[i], pairs.generated.frames[i], params.map_denoise)
+        if prev_src.shape != src.shape:
+            prev_src = fit_to_size(prev_src, src.shape[1], src.shape[0])
+        mask, pct = final_mask(prev_src, src, params)
+        previews.append(MaskPreview(i, pairs.generated.frames[i].name, mask, mask_overlay(src, mask), pct))
+    return previews

@@ -1,0 +1,163 @@
+"""What every long-running operation shares: progress, cancel, resume, summary.
+
+The runners (DFI, deflicker apply, video export) report progress through a
+plain callback, stop between frames when a :class:`CancelToken` is set, and
+record their parameters and progress in a small JSON sidecar in the output
+folder so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from abysz_lab.errors import Cancelled, InputError
+from abysz_lab.frames import write_bytes_atomic
+
+SIDECAR_SUFFIX = ".abysz.json"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report: ``done`` of ``total`` frames, and what is happening."""
+
+    done: int
+    total: int
+    message: str = ""
+    elapsed_s: float = 0.0
+
+    @property
+    def fraction(self) -> float:
+        """Share of the work done, in [0, 1]."""
+        return self.done / self.total if self.total else 1.0
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class CancelToken:
+    """A flag a UI button or a signal handler sets to stop a run between frames."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        """Ask the run to stop after the frame it is working on."""
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        """True once :meth:`cancel` was called."""
+        return self._event.is_set()
+
+    def raise_if_cancelled(self, done: int, total: int) -> None:
+        """Raise Cancelled (saying how far the run got) if the token is set."""
+        if self._event.is_set():
+            msg = f"Cancelled after {done} of {total} frames; the frames written so far are complete."
+            raise Cancelled(msg)
+
+
+@dataclass
+class RunSummary:
+    """What a finished run did, for the CLI's closing line and the UI's figures."""
+
+    operation: str
+    output: Path
+    written: int
+    total: int
+    seconds: float
+    resumed_from: int = 0
+    skipped_inputs: int = 0
+    warnings: list[str] = field(default_factory=list)
+    outputs: list[Path] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        """Frames processed per second in this run (resumed frames not counted)."""
+        done = self.written - self.resumed_from
+        return done / self.seconds if self.seconds > 0 else 0.0
+
+    def describe(self) -> str:
+        """One human sentence with the figures."""
+        resumed = f" (resumed after frame {self.resumed_from})" if self.resumed_from else ""
+        skipped = f"; {self.skipped_inputs} non-image entries ignored" if self.skipped_inputs else ""
+        return (
+            f"{self.operation}: wrote {self.written} of {self.total} frames to {self.output}{resumed} "
+            f"in {self.seconds:.1f} s ({self.fps:.1f} frames/s){skipped}."
+        )
+
+
+class RunRecord:
+    """The resume sidecar of one operation in one output folder.
+
+    It stores the operation's name, its parameters and inputs, and how many
+    frames are whole on disk. A new run with the same parameters and inputs
+    continues after the last recorded frame; anything else starts over.
+    """
+
+    def __init__(self, output: Path, operation: str, identity: dict[str, Any]) -> None:
+        self.path = Path(output) / f".{operation}{SIDECAR_SUFFIX}"
+        self.operation = operation
+        self.identity = identity
+        self.completed = 0
+        self.names: list[str] = []
+
+    def load_resumable(self) -> int:
+        """Return how many frames a previous identical run completed (0 if none or different)."""
+        previous = self.read()
+        if previous is None or previous.get("identity") != self.identity:
+            return 0
+        return int(previous.get("completed", 0))
+
+    def read(self) -> dict[str, Any] | None:
+        """The sidecar's content, or None when there is none or it is unreadable."""
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def differs_from_previous(self) -> bool:
+        """True when a sidecar exists for a run with other parameters or inputs."""
+        previous = self.read()
+        return previous is not None and previous.get("identity") != self.identity
+
+    def save(self, completed: int, *, finished: bool = False) -> None:
+        """Record that ``completed`` frames are whole on disk (atomic write)."""
+        self.completed = completed
+        payload = {
+            "operation": self.operation,
+            "identity": self.identity,
+            "completed": completed,
+            "finished": finished,
+            "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        write_bytes_atomic(self.path, json.dumps(payload, indent=1, sort_keys=True).encode("utf-8"))
+
+
+def check_name_collisions(output: Path, names: Sequence[str], record: RunRecord, *, overwrite: bool) -> None:
+    """Refuse to overwrite files in ``output`` that an earlier Abysz LAB run did not write.
+
+    Files of the user's that merely share the folder are fine; only same-named
+    files are at risk, and only when no sidecar says we wrote them.
+    """
+    if overwrite or record.read() is not None:
+        return
+    clashes = [n for n in names if (output / n).exists()]
+    if clashes:
+        msg = (
+            f"The output folder {output} already holds {len(clashes)} file(s) with the names this run would "
+            f"write (e.g. {clashes[0]}), not written by Abysz LAB. Choose an empty folder, or allow "
+            "overwriting (--overwrite)."
+        )
+        raise InputError(msg)
+
+
+def report(callback: ProgressCallback | None, done: int, total: int, start: float, message: str = "") -> None:
+    """Call ``callback`` with a Progress if there is one."""
+    if callback is not None:
+        callback(Progress(done, total, message, time.perf_counter() - start))
