@@ -398,14 +398,17 @@ def run_dfi(
 
     cancelled = False
     try:
-        with WriteBehind(workers=workers, depth=workers + 2, on_written=on_written) as writer, contextlib.closing(
-            read_ahead(
-                lambda i: _read_pair(sources[i], generated[i], params.map_denoise),
-                range(done, total),
-                workers=workers,
-                depth=workers + 2,
-            )
-        ) as reader:
+        with (
+            WriteBehind(workers=workers, depth=workers + 2, on_written=on_written) as writer,
+            contextlib.closing(
+                read_ahead(
+                    lambda i: _read_pair(sources[i], generated[i], params.map_denoise),
+                    range(done, total),
+                    workers=workers,
+                    depth=workers + 2,
+                )
+            ) as reader,
+        ):
             for index, (src, gen) in zip(range(done, total), reader):
                 if cancel.cancelled:
                     cancelled = True

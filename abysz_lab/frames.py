@@ -221,9 +221,7 @@ def check_output_folder(output: str | os.PathLike[str], *inputs: str | os.PathLi
     return out
 
 
-def read_ahead(
-    read: Callable[[T], R], items: Iterable[T], *, workers: int = 2, depth: int = 4
-) -> Iterator[R]:
+def read_ahead(read: Callable[[T], R], items: Iterable[T], *, workers: int = 2, depth: int = 4) -> Iterator[R]:
     """Yield ``read(item)`` for each item, in order, computing up to ``depth`` ahead on threads.
 
     OpenCV's codecs release the GIL, so decoding overlaps with processing while

@@ -122,9 +122,7 @@ def specs(cls_or_obj: Any) -> list[ParamSpec]:
         meta = f.metadata.get(_KEY)
         if meta is None:
             continue
-        kind = f.type if isinstance(f.type, type) else {"int": int, "float": float, "bool": bool}.get(
-            str(f.type), str
-        )
+        kind = f.type if isinstance(f.type, type) else {"int": int, "float": float, "bool": bool}.get(str(f.type), str)
         out.append(ParamSpec(name=f.name, default=f.default, kind=kind, **meta))
     return out
 
