@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from abysz_lab import __version__
-from abysz_lab import params as P
+from abysz_lab import params as prm
 from abysz_lab.errors import AbyszError, Cancelled
 from abysz_lab.jobs import CancelToken, Progress, RunSummary
 
@@ -89,7 +89,7 @@ def _add_dfi(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--generated", required=True, help="folder of the img2img output frames")
     p.add_argument("--out", required=True, help="output folder (created; must not be an input folder)")
     group = p.add_argument_group("DFI parameters")
-    P.add_arguments(group, DFIParams)
+    prm.add_arguments(group, DFIParams)
     p.add_argument("--frames-limit", type=int, default=0, help="stop after this many frames (0 = all)")
     p.add_argument(
         "--preview-masks",
@@ -107,7 +107,7 @@ def _add_dfi(sub: argparse._SubParsersAction) -> None:
 def _run_dfi(args: argparse.Namespace) -> int:
     from abysz_lab.dfi import DFIParams, run_dfi
 
-    params = P.from_namespace(DFIParams, args)
+    params = prm.from_namespace(DFIParams, args)
     if args.preview_masks:
         return _write_mask_previews(args, params)
     with cancel_on_ctrl_c() as token, progress_bar("DFI") as bar:

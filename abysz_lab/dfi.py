@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from abysz_lab import params as P
+from abysz_lab import params as prm
 from abysz_lab.errors import InputError
 from abysz_lab.frames import (
     FrameFolder,
@@ -44,7 +44,7 @@ HELD = 255  # mask value of a pixel that carries the previous output unchanged
 class DFIParams:
     """The DFI controls. Ranges, defaults and help are read by the UI and the CLI."""
 
-    tolerance: float = P.param(
+    tolerance: float = prm.param(
         5.0,
         label="DFI tolerance",
         help="Grey levels a source pixel may change and still count as still (held). Higher holds more: "
@@ -54,7 +54,7 @@ class DFIParams:
         step=0.5,
         original="DFI Tolerance / DFI Strength",
     )
-    expand: int = P.param(
+    expand: int = prm.param(
         0,
         label="DFI expand (deghost)",
         help="Grow the moving areas by this many pixels (0 = off) so edges of moving objects refresh "
@@ -64,7 +64,7 @@ class DFIParams:
         step=1,
         original="DFI Expand / DFI Deghost",
     )
-    smooth: int = P.param(
+    smooth: int = prm.param(
         1,
         label="Mask smooth",
         help="Gaussian blur of the mask, kernel size (odd; 1 = off). Softens the seam between held and "
@@ -75,7 +75,7 @@ class DFIParams:
         odd=True,
         original="Smooth",
     )
-    inter_blur: int = P.param(
+    inter_blur: int = prm.param(
         3,
         label="Inter blur",
         help="Divisor of the motion-dependent mask blur: kernel = (100 - held %) / this. Lower = softer "
@@ -85,7 +85,7 @@ class DFIParams:
         step=1,
         original="Inter Blur / fine blur",
     )
-    refresh_every: int = P.param(
+    refresh_every: int = prm.param(
         0,
         label="Refresh every N frames",
         help="Every N frames, hold only 'Refresh strength' % of the previous output, so errors cannot pile "
@@ -95,7 +95,7 @@ class DFIParams:
         step=1,
         original="Corruption Refresh / Frame refresh frequency",
     )
-    refresh_strength: float = P.param(
+    refresh_strength: float = prm.param(
         0.0,
         label="Refresh strength %",
         help="On refresh frames, opacity of the held previous output (0 = the generated frame replaces it "
@@ -105,7 +105,7 @@ class DFIParams:
         step=1.0,
         original="Corruption Preserve / Refresh Strength",
     )
-    map_denoise: int = P.param(
+    map_denoise: int = prm.param(
         0,
         label="Source denoise",
         help="Bilateral filter diameter applied to the source before comparing frames (0 = off). Helps "
@@ -115,7 +115,7 @@ class DFIParams:
         step=1,
         original="Map Denoise / Source denoise",
     )
-    inter_denoise: int = P.param(
+    inter_denoise: int = prm.param(
         9,
         label="Inter denoise",
         help="Bilateral filter diameter applied to the output every few frames (0 = off); cleans the "
@@ -125,7 +125,7 @@ class DFIParams:
         step=1,
         original="Inter Denoise",
     )
-    inter_denoise_size: int = P.param(
+    inter_denoise_size: int = prm.param(
         9,
         label="Inter denoise size",
         help="Strength (sigma) of the inter denoise filter.",
@@ -134,7 +134,7 @@ class DFIParams:
         step=1,
         original="Inter Denoise Size",
     )
-    inter_denoise_every: int = P.param(
+    inter_denoise_every: int = prm.param(
         3,
         label="Inter denoise every N frames",
         help="Apply the inter denoise on every N-th step.",
@@ -145,7 +145,7 @@ class DFIParams:
     )
 
     def __post_init__(self) -> None:
-        P.validate(self)
+        prm.validate(self)
 
 
 # --- the steps, each a pure function -------------------------------------------------
@@ -359,7 +359,7 @@ def run_dfi(
     warnings = list(pairs.warnings)
 
     identity = {
-        "params": P.as_dict(params),
+        "params": prm.as_dict(params),
         "source": os.path.realpath(pairs.source.folder),
         "generated": os.path.realpath(pairs.generated.folder),
         "source_frames": len(pairs.source),
@@ -409,7 +409,7 @@ def run_dfi(
                 )
             ) as reader,
         ):
-            for index, (src, gen) in zip(range(done, total), reader):
+            for index, (src, gen) in zip(range(done, total), reader, strict=False):
                 if cancel.cancelled:
                     cancelled = True
                     break

@@ -72,13 +72,18 @@ class ParamSpec:
                 raise
             msg = f"{self.label} ({self.name}) must be a {self.kind.__name__}, got {value!r}."
             raise InputError(msg) from exc
-        if self.minimum is not None and self.maximum is not None and not isinstance(converted, bool):
-            if not self.minimum <= converted <= self.maximum:
-                msg = (
-                    f"{self.label} ({self.name}) must be between {_fmt(self.minimum)} and "
-                    f"{_fmt(self.maximum)}, got {_fmt(converted)}."
-                )
-                raise InputError(msg)
+        in_range = (
+            self.minimum is None
+            or self.maximum is None
+            or isinstance(converted, bool)
+            or self.minimum <= converted <= self.maximum
+        )
+        if not in_range:
+            msg = (
+                f"{self.label} ({self.name}) must be between {_fmt(self.minimum)} and "
+                f"{_fmt(self.maximum)}, got {_fmt(converted)}."
+            )
+            raise InputError(msg)
         if self.odd and converted % 2 == 0:
             msg = f"{self.label} ({self.name}) must be an odd number (it is a kernel size), got {converted}."
             raise InputError(msg)
