@@ -48,8 +48,8 @@ class DFIParams:
         5.0,
         label="DFI tolerance",
         help="Grey levels a source pixel may change and still count as still (held). Higher holds more: "
-        "steadier, but more ghosting. 4-6 suits most clips.",
-        minimum=0.5,
+        "steadier, but more ghosting. 4-6 suits most clips; 0 = off (output = generated frames).",
+        minimum=0.0,
         maximum=20.0,
         step=0.5,
         original="DFI Tolerance / DFI Strength",
@@ -269,6 +269,9 @@ def dfi_step(
     state: DFIState, source: np.ndarray, generated: np.ndarray, params: DFIParams
 ) -> tuple[DFIState, np.ndarray, StepInfo]:
     """Compute one output frame from a denoised fitted source and its generated frame."""
+    if params.tolerance == 0:  # DFI off: pass the generated frame through untouched
+        off = np.zeros(generated.shape[:2], np.uint8)
+        return DFIState(source, generated, state.step_index + 1), generated, StepInfo(off, 0.0, 0.0)
     mask, pct = final_mask(state.previous_source, source, params)
     dissolve = dissolve_for_step(state.step_index, pct, params.refresh_every, params.refresh_strength)
     out = blend(generated, state.previous_output, mask, dissolve)

@@ -163,7 +163,7 @@ def add_arguments(parser: argparse.ArgumentParser | Any, cls: type) -> None:
         rng = ""
         if spec.minimum is not None:
             rng = f" [{_fmt(spec.minimum)}..{_fmt(spec.maximum)}, default {_fmt(spec.default)}]"
-        text = f"{spec.help}{rng}"
+        text = f"{spec.help}{rng}".replace("%", "%%")  # argparse formats help with %
         if spec.kind is bool:
             parser.add_argument(
                 spec.flag, dest=spec.name, default=None, action=argparse.BooleanOptionalAction, help=text

@@ -1,0 +1,55 @@
+"""The typed parameter fields shared by the UI, the CLI and the API."""
+
+import argparse
+
+import pytest
+
+from abysz_lab import params as prm
+from abysz_lab.dfi import DFIParams
+from abysz_lab.errors import InputError
+
+
+def test_specs_follow_declaration_order_and_carry_ranges():
+    specs = prm.specs(DFIParams)
+    names = [s.name for s in specs]
+    assert names[:3] == ["tolerance", "expand", "smooth"]
+    tol = specs[0]
+    assert (tol.minimum, tol.maximum, tol.step, tol.default) == (0.0, 20.0, 0.5, 5.0)
+    assert "DFI Strength" in tol.original
+    assert all(s.help and s.label for s in specs)
+
+
+def test_out_of_range_value_names_the_field_and_the_range():
+    with pytest.raises(InputError, match=r"DFI tolerance \(tolerance\) must be between 0 and 20, got 25"):
+        DFIParams(tolerance=25)
+
+
+def test_even_kernel_size_is_refused():
+    with pytest.raises(InputError, match="odd"):
+        DFIParams(smooth=4)
+
+
+def test_whole_number_required_for_integer_fields():
+    with pytest.raises(InputError, match="whole number"):
+        prm.from_mapping(DFIParams, {"expand": 2.5})
+
+
+def test_unknown_name_is_reported_not_ignored():
+    with pytest.raises(InputError, match="Unknown parameter.*tolerence"):
+        prm.from_mapping(DFIParams, {"tolerence": 4})
+
+
+def test_cli_flags_are_generated_and_unset_flags_keep_defaults():
+    parser = argparse.ArgumentParser()
+    prm.add_arguments(parser, DFIParams)
+    ns = parser.parse_args(["--tolerance", "6.5", "--inter-denoise-every", "2"])
+    params = prm.from_namespace(DFIParams, ns)
+    assert params.tolerance == 6.5
+    assert params.inter_denoise_every == 2
+    assert params.expand == DFIParams().expand
+    assert {n: v for n, v, _ in prm.iter_changed(params)} == {"tolerance": 6.5, "inter_denoise_every": 2}
+
+
+def test_as_dict_round_trips():
+    params = DFIParams(tolerance=7, expand=3)
+    assert prm.from_mapping(DFIParams, prm.as_dict(params)) == params
