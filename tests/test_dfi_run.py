@@ -216,8 +216,9 @@ def test_progress_is_reported_for_every_frame(still_clip, tmp_path):
     source, generated = still_clip
     seen = []
     run_dfi(source, generated, tmp_path / "out", progress=seen.append)
-    assert [p.done for p in seen] == list(range(0, 9))
-    assert seen[-1].total == 8 and seen[-1].fraction == 1.0
+    assert [p.done for p in seen] == list(range(9))
+    assert seen[-1].total == 8
+    assert seen[-1].fraction == 1.0
 
 
 def _cancel_after(n: int, token: CancelToken):
@@ -258,7 +259,8 @@ def test_finished_run_is_not_redone(still_clip, tmp_path):
     source, generated = still_clip
     run_dfi(source, generated, tmp_path / "out")
     again = run_dfi(source, generated, tmp_path / "out")
-    assert again.resumed_from == 8 and again.written == 8
+    assert again.resumed_from == 8
+    assert again.written == 8
 
 
 def test_preview_masks_show_held_and_moving_areas(tmp_path):
@@ -274,8 +276,10 @@ def test_preview_masks_show_held_and_moving_areas(tmp_path):
     previews = preview_masks(tmp_path / "src", tmp_path / "gen", DFIParams(inter_blur=5), indices=[2])
     assert tree_digest(tmp_path) == before  # nothing written
     (item,) = previews
-    assert item.index == 2 and item.name == "frame_002.png"
-    assert item.mask.shape == (48, 64) and item.overlay.shape == (48, 64, 3)
+    assert item.index == 2
+    assert item.name == "frame_002.png"
+    assert item.mask.shape == (48, 64)
+    assert item.overlay.shape == (48, 64, 3)
     assert item.mask[40, 60] == 255  # still corner held
     assert item.mask[20, 20] < 128  # where the box moved
     assert 0 < item.held_pct < 100

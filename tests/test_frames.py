@@ -69,8 +69,10 @@ def test_grayscale_frame_reads_as_three_channel_bgr(tmp_path):
     gray = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
     _png(tmp_path / "g.png", gray)
     out = read_frame(tmp_path / "g.png")
-    assert out.shape == (3, 4, 3) and out.dtype == np.uint8
-    assert np.array_equal(out[:, :, 0], gray) and np.array_equal(out[:, :, 2], gray)
+    assert out.shape == (3, 4, 3)
+    assert out.dtype == np.uint8
+    assert np.array_equal(out[:, :, 0], gray)
+    assert np.array_equal(out[:, :, 2], gray)
 
 
 def test_rgba_frame_drops_alpha(tmp_path):
@@ -140,14 +142,14 @@ def test_failed_write_keeps_the_old_file_whole(tmp_path, monkeypatch):
     write_frame(target, old)
     before = target.read_bytes()
 
-    class Boom(Exception):
+    class BoomError(Exception):
         pass
 
     def failing_replace(self, other):
-        raise Boom
+        raise BoomError
 
     monkeypatch.setattr(Path, "replace", failing_replace)
-    with pytest.raises(Boom):
+    with pytest.raises(BoomError):
         write_frame(target, np.zeros((4, 4, 3), np.uint8))
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["keep.png"]
