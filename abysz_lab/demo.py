@@ -1,7 +1,7 @@
 """A small synthetic clip that shows what DFI does, made on the fly (nothing downloaded).
 
 The SOURCE is a still scene (a textured wall, a window, a lamp) with a ball that
-rolls across it. The GENERATED frames are a stylised version of each source
+rolls across it (striped, so its inside changes as it turns). The GENERATED frames are a stylised version of each source
 frame with the kind of per-frame change img2img adds: brightness and colour
 jitter, low-frequency blotches and texture that boils.
 """
@@ -59,15 +59,19 @@ def demo_background(width: int, height: int, seed: int = 0) -> np.ndarray:
 
 
 def source_frame(background: np.ndarray, t: int, frames: int) -> np.ndarray:
-    """Frame ``t`` of the source: the still background with a ball rolling left to right."""
+    """Frame ``t`` of the source: the still background with a striped ball rolling left to right."""
     height, width = background.shape[:2]
     frame = background.copy()
     radius = max(6, height // 9)
     progress = t / max(1, frames - 1)
     cx = int(radius + progress * (width - 2 * radius))
     cy = int(height * 0.72 - abs(np.sin(progress * np.pi * 3)) * height * 0.25)
-    cv2.circle(frame, (cx, cy), radius, (40, 60, 220), -1, lineType=cv2.LINE_AA)
-    cv2.circle(frame, (cx - radius // 3, cy - radius // 3), radius // 3, (160, 170, 255), -1, lineType=cv2.LINE_AA)
+    spin = (cx / radius) * 57.3  # rolling: the stripes turn with the distance travelled
+    colours = [(30, 30, 150), (230, 230, 230), (40, 170, 240)]  # brightness unlike the wall: DFI compares grey
+    for k in range(6):
+        start = spin + k * 60
+        cv2.ellipse(frame, (cx, cy), (radius, radius), 0, start, start + 60, colours[k % 3], -1, cv2.LINE_AA)
+    cv2.circle(frame, (cx, cy), radius, (30, 30, 30), 1, lineType=cv2.LINE_AA)
     return frame
 
 
