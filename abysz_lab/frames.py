@@ -169,16 +169,24 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
 
     The bytes go to a hidden temporary file in the same folder, which then
     replaces ``path``; a crash or Ctrl-C never leaves a half-written file.
+    Raises InputError when the folder cannot be written (full disk, permissions).
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as exc:
+        msg = f"Cannot write in {path.parent}: {exc.strerror or exc}. Check the folder exists and is writable."
+        raise InputError(msg) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         Path(tmp).replace(path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             Path(tmp).unlink()
+        if isinstance(exc, OSError):
+            msg = f"Cannot write {path}: {exc.strerror or exc}. Check free disk space and permissions."
+            raise InputError(msg) from exc
         raise
 
 

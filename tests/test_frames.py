@@ -207,3 +207,18 @@ def test_write_behind_reports_written_frames_in_order(tmp_path):
             writer.submit(i, tmp_path / f"{i}.png", img)
     assert seen == list(range(7))
     assert len(list(tmp_path.glob("*.png"))) == 7
+
+
+def test_write_into_a_vanished_folder_gives_an_actionable_error(tmp_path):
+    with pytest.raises(InputError, match="exists and is writable"):
+        write_frame(tmp_path / "deleted meanwhile" / "x.png", np.zeros((2, 2, 3), np.uint8))
+
+
+def test_write_error_from_the_disk_is_reported_with_the_path(tmp_path, monkeypatch):
+    def disk_full(self, other):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "replace", disk_full)
+    with pytest.raises(InputError, match=r"Cannot write .*x.png: No space left on device"):
+        write_frame(tmp_path / "x.png", np.zeros((2, 2, 3), np.uint8))
+    assert list(tmp_path.iterdir()) == []
