@@ -52,6 +52,8 @@ DEFAULT_FPS = Fraction(24)
 # Audio codecs every browser plays from an MP4; anything else is re-encoded to AAC.
 _MP4_AUDIO_COPY = ("aac", "mp3")
 _COMPONENT = re.compile(r"\[[^\]]*@ 0x[0-9a-f]+\]\s*")  # "[in#0 @ 0x55...] " before ffmpeg's messages
+# Exact rounding and interpolated chroma: about 2 dB PSNR better than swscale's defaults on a round trip.
+_SWS_EXACT = "accurate_rnd+full_chroma_int"
 _NO_WINDOW = getattr(subprocess, "CREATE_NO_WINDOW", 0)  # no console flashing up on Windows
 
 
@@ -560,18 +562,8 @@ def _temp_beside(out: Path) -> Iterator[Path]:
 
 def _x264_args(quality: int, preset: str) -> list[str]:
     # yuv420p + faststart: the MP4 plays in every browser and in gr.Video.
-    return [
-        "-c:v",
-        "libx264",
-        "-preset",
-        preset,
-        "-crf",
-        str(quality),
-        "-pix_fmt",
-        "yuv420p",
-        "-movflags",
-        "+faststart",
-    ]
+    encoder = ["-c:v", "libx264", "-preset", preset, "-crf", str(quality), "-pix_fmt", "yuv420p"]
+    return [*encoder, "-sws_flags", f"bicubic+{_SWS_EXACT}", "-movflags", "+faststart"]
 
 
 def _raw_input_args(width: int, height: int, fps: Fraction) -> list[str]:
@@ -679,7 +671,7 @@ def iter_video_frames(
         args += ["-t", f"{end - start:.6f}"]
     # The fps filter samples on time, which also evens out variable frame rates; scale fixes
     # the frame size so the byte stream cannot go out of step.
-    chain = f"fps={rate.numerator}/{rate.denominator},scale={width}:{height}:flags=area,format=bgr24"
+    chain = f"fps={rate.numerator}/{rate.denominator},scale={width}:{height}:flags=area+{_SWS_EXACT},format=bgr24"
     args += ["-i", str(info.path), "-map", "0:v:0", "-vf", chain]
     if expected:
         # The fps filter may emit one frame past the end; the count of time-based sampling is exact.
