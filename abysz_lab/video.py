@@ -691,12 +691,22 @@ def iter_video_frames(
         if start > 0 and info.duration and start >= info.duration:
             msg = f"Start ({start:g} s) is past the end of {info.path.name} ({info.duration:.2f} s)."
         else:
-            msg = f"No frame could be decoded from {info.path.name} ({ff.errors()}). The file is damaged or empty."
+            msg = (
+                f"No frame could be decoded from {info.path.name} ({ff.errors()}). The file is truncated, damaged "
+                "or empty: re-export or re-download it."
+            )
         raise InputError(msg)
-    if code != 0 and warnings is not None:
+    if warnings is None:
+        return
+    if code != 0:
         warnings.append(
             f"ffmpeg stopped with an error after {count} frames of {info.path.name} (truncated or damaged file?): "
             f"{ff.errors()}"
+        )
+    elif expected and count < expected - max(1, expected // 50):
+        warnings.append(
+            f"{info.path.name} ended after {count} of the {expected} frames its length announces: the file may be "
+            f"truncated ({ff.errors()})."
         )
 
 

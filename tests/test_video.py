@@ -261,6 +261,15 @@ def test_truncated_video_is_reported(clip, tmp_path):
         extract_frames(cut, tmp_path / "frames")
 
 
+def test_partly_truncated_video_gives_its_frames_and_a_warning(tmp_path):
+    whole = make_clip(tmp_path / "whole.mkv", seconds=4.0, rate="10", extra=("-g", "5"), codec=("-c:v", "libx264"))
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.6)])
+    summary = extract_frames(cut, tmp_path / "frames")
+    assert 5 <= summary.written < 40
+    assert any("truncated" in w for w in summary.warnings)
+
+
 def test_zero_frame_video_is_reported(tmp_path):
     zero = make_clip(tmp_path / "zero.mp4", seconds=1.0, extra=("-frames:v", "0"))
     with pytest.raises(InputError, match="no video frames"):
