@@ -52,7 +52,8 @@ DEFAULT_FPS = Fraction(24)
 # Audio codecs every browser plays from an MP4; anything else is re-encoded to AAC.
 _MP4_AUDIO_COPY = ("aac", "mp3")
 _COMPONENT = re.compile(r"\[[^\]]*@ 0x[0-9a-f]+\]\s*")  # "[in#0 @ 0x55...] " before ffmpeg's messages
-# Exact rounding and interpolated chroma: about 2 dB PSNR better than swscale's defaults on a round trip.
+# Decoding with exact rounding and interpolated chroma gains ~2 dB PSNR over swscale's defaults; on the
+# encoding side the same flags gain ~0.2 dB for ~25 % of the speed, so they are used for extraction only.
 _SWS_EXACT = "accurate_rnd+full_chroma_int"
 _NO_WINDOW = getattr(subprocess, "CREATE_NO_WINDOW", 0)  # no console flashing up on Windows
 
@@ -563,7 +564,7 @@ def _temp_beside(out: Path) -> Iterator[Path]:
 def _x264_args(quality: int, preset: str) -> list[str]:
     # yuv420p + faststart: the MP4 plays in every browser and in gr.Video.
     encoder = ["-c:v", "libx264", "-preset", preset, "-crf", str(quality), "-pix_fmt", "yuv420p"]
-    return [*encoder, "-sws_flags", f"bicubic+{_SWS_EXACT}", "-movflags", "+faststart"]
+    return [*encoder, "-movflags", "+faststart"]
 
 
 def _raw_input_args(width: int, height: int, fps: Fraction) -> list[str]:
