@@ -44,7 +44,7 @@ from abysz_lab.frames import (
     read_frame,
     write_bytes_atomic,
 )
-from abysz_lab.jobs import CancelToken, ProgressCallback, RunSummary, report
+from abysz_lab.jobs import CancelToken, ProgressCallback, RunRecord, RunSummary, check_name_collisions, report
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif")
 SIDECAR_NAME = ".video.abysz.json"
@@ -442,6 +442,7 @@ class VideoTiming:
     height: int
     has_audio: bool
     names: tuple[str, ...] = field(default=(), repr=False)
+    identity: dict = field(default_factory=dict, repr=False)  # source size/mtime and the extract options
 
     def to_json(self) -> str:
         """Serialise for the sidecar file."""
@@ -458,6 +459,7 @@ class VideoTiming:
                 "height": self.height,
                 "has_audio": self.has_audio,
                 "names": list(self.names),
+                "identity": self.identity,
             },
             indent=1,
         )
@@ -481,6 +483,7 @@ def read_timing(location: str | os.PathLike[str]) -> VideoTiming:
             height=int(data["height"]),
             has_audio=bool(data.get("has_audio", False)),
             names=tuple(data.get("names", ())),
+            identity=dict(data.get("identity", {})),
         )
     except FileNotFoundError as exc:
         msg = f"No extraction sidecar ({SIDECAR_NAME}) at {path.parent}: give the folder the frames were extracted to."
@@ -711,6 +714,48 @@ def iter_video_frames(
         )
 
 
+def _extract_identity(video: Path, params: ExtractParams) -> dict:
+    stat = video.stat()
+    return {"params": prm.as_dict(params), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+@dataclass(frozen=True)
+class PreparedFrames:
+    """A folder of frames ready for DFI; ``summary`` is None when nothing had to be extracted."""
+
+    folder: Path
+    summary: RunSummary | None = None
+
+
+def prepare_frames(
+    path: str | os.PathLike[str],
+    work_dir: str | os.PathLike[str],
+    params: ExtractParams | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    workers: int = 2,
+) -> PreparedFrames:
+    """Return a frame folder for ``path``: the folder itself, or ``work_dir`` holding a video's extracted frames.
+
+    An earlier extraction in ``work_dir`` of the same, unchanged video with the
+    same options is reused, so re-running DFI on a video does not decode it again.
+    """
+    given = Path(path).expanduser()
+    if given.is_dir():
+        return PreparedFrames(given)
+    params = params or ExtractParams()
+    video = _check_video_path(given)
+    work = Path(work_dir).expanduser()
+    if (work / SIDECAR_NAME).is_file():
+        with contextlib.suppress(InputError, OSError):
+            previous = read_timing(work)
+            same = previous.source == os.path.realpath(video) and previous.identity == _extract_identity(video, params)
+            if same and previous.names and all((work / n).is_file() for n in previous.names):
+                return PreparedFrames(work)
+    return PreparedFrames(work, extract_frames(video, work, params, progress=progress, cancel=cancel, workers=workers))
+
+
 def extract_frames(
     video: str | os.PathLike[str],
     output_dir: str | os.PathLike[str],
@@ -783,6 +828,7 @@ def extract_frames(
         height=height,
         has_audio=info.has_audio,
         names=tuple(written),
+        identity=_extract_identity(info.path, params),
     )
     write_bytes_atomic(out / SIDECAR_NAME, timing.to_json().encode("utf-8"))
     report(progress, len(written), len(written), start_time, "Done")
@@ -1076,8 +1122,6 @@ def fuse_style(
     length, ``params.lengths`` loops the style or stops at the shorter one.
     Outputs keep the frames' names and formats.
     """
-    from abysz_lab.jobs import RunRecord, check_name_collisions
-
     params = params or FuseParams()
     start = time.perf_counter()
     base = list_frames(frames_dir, role="frames")

@@ -32,6 +32,7 @@ from abysz_lab.video import (
     ffmpeg_exe,
     fuse_style,
     overlay_blend,
+    prepare_frames,
     probe_video,
     read_timing,
 )
@@ -229,6 +230,22 @@ def test_extract_cancel_stops_without_sidecar(clip, tmp_path):
         extract_frames(clip, tmp_path / "frames", progress=cancel_at_five, cancel=token)
     assert not (tmp_path / "frames" / SIDECAR_NAME).exists()
     assert 5 <= len(list((tmp_path / "frames").glob("frame_*.png"))) < 50
+
+
+def test_prepare_frames_passes_a_folder_through(tmp_path):
+    write_frames(tmp_path / "frames", 2)
+    prepared = prepare_frames(tmp_path / "frames", tmp_path / "work")
+    assert (prepared.folder, prepared.summary) == (tmp_path / "frames", None)
+    assert not (tmp_path / "work").exists()
+
+
+def test_prepare_frames_extracts_a_video_once(clip, tmp_path):
+    first = prepare_frames(clip, tmp_path / "work", ExtractParams(fps=5))
+    again = prepare_frames(clip, tmp_path / "work", ExtractParams(fps=5))
+    other = prepare_frames(clip, tmp_path / "work", ExtractParams(fps=10))
+    written = [p.summary.written if p.summary else None for p in (first, again, other)]
+    assert written == [10, None, 20]
+    assert len(list((tmp_path / "work").glob("frame_*.png"))) == 20
 
 
 # --- bad video input --------------------------------------------------------------------------------
