@@ -919,7 +919,8 @@ def assemble_video(
             if info.has_audio:
                 codec = ["-c:a", "copy"] if info.audio_codec in _MP4_AUDIO_COPY else ["-c:a", "aac", "-b:a", "192k"]
                 audio_in = _audio_input(source, sidecar if audio_path is None else None)
-                audio_out = ["-map", "1:a:0", *codec, "-shortest"]
+                # Cut the sound at the last frame; -shortest would instead drop frames when the sound is shorter.
+                audio_out = ["-map", "1:a:0", *codec, "-t", f"{float(len(folder) / rate):.6f}"]
             else:
                 warnings.append(f"{source.name} has no sound track: the MP4 is silent.")
 

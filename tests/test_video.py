@@ -355,7 +355,20 @@ def test_assemble_keeps_the_sound_of_the_original(clip, tmp_path):
     info = stream_info(tmp_path / "out.mp4")
     assert info["audio"] == 1
     assert info["audio_duration"] == pytest.approx(2.0, abs=0.1)
-    assert info["rate"] == pytest.approx(10.0)
+    assert (info["rate"], info["frames"]) == (pytest.approx(10.0), 20)
+
+
+def test_sound_shorter_than_the_frames_drops_no_frame(clip, tmp_path):
+    write_frames(tmp_path / "frames", 30)  # 3 s at 10 fps; the clip's sound lasts 2 s
+    assemble_video(tmp_path / "frames", tmp_path / "out.mp4", AssembleParams(fps=10), audio_from=clip)
+    info = stream_info(tmp_path / "out.mp4")
+    assert (info["frames"], info["audio"]) == (30, 1)
+
+
+def test_sound_longer_than_the_frames_is_cut_at_the_last_frame(clip, tmp_path):
+    write_frames(tmp_path / "frames", 10)  # 1 s at 10 fps
+    assemble_video(tmp_path / "frames", tmp_path / "out.mp4", AssembleParams(fps=10), audio_from=clip)
+    assert stream_info(tmp_path / "out.mp4")["audio_duration"] == pytest.approx(1.0, abs=0.1)
 
 
 def test_assemble_trims_the_sound_to_the_extracted_span(clip, tmp_path):
