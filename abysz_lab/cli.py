@@ -168,9 +168,134 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- video: extract, assemble, compare, fuse ------------------------------------------------
+
+
+def _add_extract(sub: argparse._SubParsersAction) -> None:
+    from abysz_lab.video import ExtractParams
+
+    p = sub.add_parser(
+        "extract",
+        help="video file -> numbered frames (plus a timing sidecar for assemble)",
+        description="Extract frames (frame_00001.png, ...) sampled on time. A sidecar in the output folder "
+        "records the rate, the span and the source, so 'assemble' restores timing and sound.",
+    )
+    p.add_argument("video", help="video file (mp4, mov, webm, mkv, avi, gif)")
+    p.add_argument("--out", required=True, help="output folder (created)")
+    prm.add_arguments(p.add_argument_group("extract options"), ExtractParams)
+    p.add_argument("--overwrite", action="store_true", help="allow writing into a folder that holds other images")
+    p.set_defaults(handler=_run_extract)
+
+
+def _run_extract(args: argparse.Namespace) -> int:
+    from abysz_lab.video import ExtractParams, extract_frames
+
+    params = prm.from_namespace(ExtractParams, args)
+    with cancel_on_ctrl_c() as token, progress_bar("Extract") as bar:
+        summary = extract_frames(args.video, args.out, params, overwrite=args.overwrite, progress=bar, cancel=token)
+    print_summary(summary)
+    return 0
+
+
+def _add_assemble(sub: argparse._SubParsersAction) -> None:
+    from abysz_lab.video import AssembleParams
+
+    p = sub.add_parser(
+        "assemble",
+        help="frames -> MP4 (H.264, plays in browsers) or looping GIF",
+        description="Encode a folder of frames. The output's extension picks the format (.mp4 or .gif). "
+        "Rate and sound come from the extraction sidecar (--timing) unless given.",
+    )
+    p.add_argument("frames", help="folder of frames (natural order)")
+    p.add_argument("--out", required=True, help="output file, .mp4 or .gif")
+    p.add_argument(
+        "--timing", help="folder the original video was extracted to (its sidecar gives fps and sound source)"
+    )
+    p.add_argument("--audio-from", help="take the sound from this video instead of the sidecar's source")
+    prm.add_arguments(p.add_argument_group("encoding options"), AssembleParams)
+    p.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
+    p.set_defaults(handler=_run_assemble)
+
+
+def _run_assemble(args: argparse.Namespace) -> int:
+    from abysz_lab.video import AssembleParams, assemble_video
+
+    params = prm.from_namespace(AssembleParams, args)
+    with cancel_on_ctrl_c() as token, progress_bar("Assemble") as bar:
+        summary = assemble_video(
+            args.frames,
+            args.out,
+            params,
+            timing=args.timing,
+            audio_from=args.audio_from,
+            overwrite=args.overwrite,
+            progress=bar,
+            cancel=token,
+        )
+    print_summary(summary)
+    return 0
+
+
+def _add_compare(sub: argparse._SubParsersAction) -> None:
+    from abysz_lab.video import CompareParams
+
+    p = sub.add_parser(
+        "compare",
+        help="one MP4 showing frame folders side by side (original | generated | stabilised) or split",
+        description="Frames are paired by natural order and fitted to the last folder's size.",
+    )
+    p.add_argument("folders", nargs="+", help="1-4 frame folders, e.g. ORIGINAL GENERATED STABILISED")
+    p.add_argument("--out", required=True, help="output .mp4 file")
+    p.add_argument("--labels", default="", help="comma-separated captions (default: original,generated,stabilised)")
+    prm.add_arguments(p.add_argument_group("compare options"), CompareParams)
+    p.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
+    p.set_defaults(handler=_run_compare)
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from abysz_lab.video import CompareParams, compare_videos
+
+    params = prm.from_namespace(CompareParams, args)
+    labels = [x.strip() for x in args.labels.split(",")] if args.labels.strip() else None
+    with cancel_on_ctrl_c() as token, progress_bar("Compare") as bar:
+        summary = compare_videos(
+            args.folders, args.out, params, labels=labels, overwrite=args.overwrite, progress=bar, cancel=token
+        )
+    print_summary(summary)
+    return 0
+
+
+def _add_fuse(sub: argparse._SubParsersAction) -> None:
+    from abysz_lab.video import FuseParams
+
+    p = sub.add_parser(
+        "fuse",
+        help="overlay-blend a style frame sequence (lights, colours) onto frames",
+        description="Style fuse: each style frame is fitted to the frame's size and overlay-blended.",
+    )
+    p.add_argument("frames", help="folder of frames to tint")
+    p.add_argument("--style", required=True, help="folder of style frames")
+    p.add_argument("--out", required=True, help="output folder (created; must not be an input folder)")
+    prm.add_arguments(p.add_argument_group("fuse options"), FuseParams)
+    p.add_argument("--overwrite", action="store_true", help="allow replacing same-named files in --out")
+    p.set_defaults(handler=_run_fuse)
+
+
+def _run_fuse(args: argparse.Namespace) -> int:
+    from abysz_lab.video import FuseParams, fuse_style
+
+    params = prm.from_namespace(FuseParams, args)
+    with cancel_on_ctrl_c() as token, progress_bar("Fuse") as bar:
+        summary = fuse_style(
+            args.frames, args.style, args.out, params, overwrite=args.overwrite, progress=bar, cancel=token
+        )
+    print_summary(summary)
+    return 0
+
+
 # --- entry point ----------------------------------------------------------------------------
 
-COMMANDS = [_add_dfi, _add_demo]
+COMMANDS = [_add_dfi, _add_demo, _add_extract, _add_assemble, _add_compare, _add_fuse]
 
 
 def build_parser() -> argparse.ArgumentParser:

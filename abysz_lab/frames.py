@@ -80,9 +80,11 @@ def list_frames(folder: str | os.PathLike[str], *, role: str = "frames") -> Fram
         raise InputError(msg)
     frames, skipped_files, skipped_dirs = [], [], []
     for entry in path.iterdir():
+        if entry.name.startswith("."):
+            continue  # hidden: our run sidecars, .DS_Store, editors' temp files; never frames
         if entry.is_dir():
             skipped_dirs.append(entry)
-        elif entry.suffix.lower() in IMAGE_EXTENSIONS and not entry.name.startswith("."):
+        elif entry.suffix.lower() in IMAGE_EXTENSIONS:
             frames.append(entry)
         else:
             skipped_files.append(entry)
