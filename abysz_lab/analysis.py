@@ -36,7 +36,7 @@ import math
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -54,9 +54,10 @@ from abysz_lab.frames import (
     write_bytes_atomic,
     write_frame,
 )
-from abysz_lab.jobs import CancelToken, ProgressCallback, report
+from abysz_lab.jobs import SIDECAR_SUFFIX, CancelToken, ProgressCallback, report
 
 MIN_MEASURED_SHARE = 0.005  # below this share of measured pixels a frame's flicker is undefined (NaN)
+CUT_MEASURED_SHARE = 0.15  # a frame whose flow explains less of the picture than this follows a scene cut
 GHOST_HOLD = 0.5  # an output that moved less than this fraction towards the new render is holding the past
 SSIM_SIGMA = 1.5  # Wang et al. 2004, the usual Gaussian window
 SSIM_WINDOW = 11
@@ -500,6 +501,11 @@ class FrameAnalyzer:
         motion = source_motion(prev_src, source, self.params.tolerance, self._estimator)
         values["stable_pct"] = 100.0 * np.count_nonzero(motion.stable) / motion.stable.size
         values["measured_pct"] = 100.0 * np.count_nonzero(motion.measured) / motion.measured.size
+        if np.count_nonzero(motion.measured) < CUT_MEASURED_SHARE * motion.measured.size:
+            # A scene cut (or a change too large to follow): the few pixels that match by chance
+            # say nothing about flicker.
+            nowhere = np.zeros_like(motion.measured)
+            motion = SourceMotion(motion.backward, nowhere, nowhere, ~nowhere)
         gen_map = flicker_map(prev_gen, generated, motion)
         values["flicker_generated"] = masked_mean(gen_map, motion.measured)
         values["static_flicker_generated"] = static_flicker(prev_gen, generated, motion.stable)
@@ -607,8 +613,10 @@ def _pair_clip(
     outputs = None
     if output_dir is not None and str(output_dir).strip():
         out_folder = list_frames(output_dir, role="output (stabilised) frames")
-        if out_folder.skipped_summary:
-            warnings.append(out_folder.skipped_summary)
+        # The resume sidecar of the run that wrote the output is expected there, not worth a warning.
+        foreign = [f for f in out_folder.skipped_files if not f.name.endswith(SIDECAR_SUFFIX)]
+        if foreign or out_folder.skipped_dirs:
+            warnings.append(replace(out_folder, skipped_files=tuple(foreign)).skipped_summary)
         if len(out_folder) < count:
             warnings.append(
                 f"The output folder has {len(out_folder)} frames and the inputs {count} pairs: "
@@ -686,7 +694,7 @@ def heatmap_for_frame(
     if not 1 <= index < total:
         msg = f"Heat map frame {index} is out of range: choose a frame between 1 and {total - 1}."
         raise InputError(msg)
-    analyzer = FrameAnalyzer(params, heatmap_frame=index)
+    analyzer = FrameAnalyzer(params, heatmap_frame=1)  # the analyzer counts from the pair's first frame
     for i in (index - 1, index):
         src, gen, out = _read_triple(
             clip.sources[i], clip.generated[i], None if clip.outputs is None else clip.outputs[i]
@@ -695,7 +703,7 @@ def heatmap_for_frame(
     heatmap = analyzer.result().heatmap
     if heatmap is None:  # cannot happen with two frames; keeps the type checker honest
         msg = "No heat map could be computed."
-        raise InputError(msg)
+        raise RuntimeError(msg)
     return HeatMap(index, heatmap.name, heatmap.image, heatmap.flicker, heatmap.sequence)
 
 
