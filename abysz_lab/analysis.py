@@ -102,27 +102,39 @@ class AnalysisParams:
 
 
 def abs_change(current: np.ndarray, previous: np.ndarray) -> np.ndarray:
-    """Per-pixel ``|current - previous|`` as float32, averaged over colour channels."""
-    diff = cv2.absdiff(current.astype(np.float32), previous.astype(np.float32))
-    return diff.mean(axis=2) if diff.ndim == 3 else diff
+    """Per-pixel ``|current - previous|`` of two 8-bit frames as float32, averaged over colour channels."""
+    diff = cv2.absdiff(current, previous).astype(np.float32)  # exact on 8 bits
+    return cv2.transform(diff, np.full((1, 3), 1.0 / 3.0)) if diff.ndim == 3 else diff
+
+
+def _mask8(mask: np.ndarray) -> np.ndarray:
+    """A boolean mask as the 0/1 8-bit mask OpenCV takes (no copy when contiguous)."""
+    return np.ascontiguousarray(mask).view(np.uint8)
+
+
+def _enough(mask: np.ndarray) -> bool:
+    return cv2.countNonZero(_mask8(mask)) >= max(1, MIN_MEASURED_SHARE * mask.size)
 
 
 def masked_mean(values: np.ndarray, mask: np.ndarray) -> float:
-    """Mean of ``values`` where ``mask`` is true; NaN when fewer than 0.5 % of pixels are in the mask."""
-    count = int(np.count_nonzero(mask))
-    if count < max(1, MIN_MEASURED_SHARE * mask.size):
+    """Mean of a one-channel map where ``mask`` is true; NaN when fewer than 0.5 % of pixels are in the mask."""
+    if not _enough(mask):
         return math.nan
-    return float(values[mask].mean())
+    return float(cv2.mean(values, mask=_mask8(mask))[0])
 
 
-def source_stable(previous_source: np.ndarray, source: np.ndarray, tolerance: float) -> np.ndarray:
-    """Boolean mask of pixels DFI would hold: the source's grey level changed by at most ``tolerance``."""
-    return stability_mask(to_gray(previous_source), to_gray(source), tolerance) == HELD
+def mean_change(current: np.ndarray, previous: np.ndarray, mask: np.ndarray) -> float:
+    """Mean ``|current - previous|`` (grey levels, channels averaged) where ``mask`` is true; NaN if too few."""
+    if not _enough(mask):
+        return math.nan
+    channels = 1 if current.ndim == 2 else current.shape[2]
+    means = cv2.mean(cv2.absdiff(current, previous), mask=_mask8(mask))
+    return float(sum(means[:channels]) / channels)
 
 
 def static_flicker(previous: np.ndarray, current: np.ndarray, stable: np.ndarray) -> float:
     """Mean absolute frame-to-frame change (grey levels) in the source-stable pixels."""
-    return masked_mean(abs_change(current, previous), stable)
+    return mean_change(current, previous, stable)
 
 
 def make_flow_estimator() -> cv2.DISOpticalFlow:
@@ -138,28 +150,36 @@ def _pixel_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     return grid_x, grid_y
 
 
+def flow_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sampling maps ``x + flow(x)`` for :func:`cv2.remap`."""
+    grid_x, grid_y = _pixel_grid(*flow.shape[:2])
+    return grid_x + flow[..., 0], grid_y + flow[..., 1]
+
+
 def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Sample ``image`` at ``x + flow(x)`` (bilinear, edges replicated)."""
-    grid_x, grid_y = _pixel_grid(*flow.shape[:2])
-    return cv2.remap(image, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR, cv2.BORDER_REPLICATE)
+    map_x, map_y = flow_maps(flow)
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def consistent_flow(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
+def consistent_flow(
+    backward: np.ndarray, forward: np.ndarray, maps: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
     """Pixels of frame t whose backward flow (t -> t-1) is confirmed by the forward flow (t-1 -> t).
 
     The forward-backward test of Sundaram et al. (2010): following the backward
     flow and then the forward flow must come back near the start; pixels that do
     not (occluded or disoccluded, or badly matched) and pixels whose match lies
-    outside the previous frame are excluded.
+    outside the previous frame are excluded. ``maps`` are ``flow_maps(backward)`` if already made.
     """
     h, w = backward.shape[:2]
-    grid_x, grid_y = _pixel_grid(h, w)
-    map_x = grid_x + backward[..., 0]
-    map_y = grid_y + backward[..., 1]
-    forward_there = cv2.remap(forward, map_x, map_y, cv2.INTER_LINEAR, cv2.BORDER_REPLICATE)
-    loop = backward + forward_there
-    loop_sq = (loop * loop).sum(axis=2)
-    magnitude_sq = (backward * backward).sum(axis=2) + (forward_there * forward_there).sum(axis=2)
+    map_x, map_y = maps or flow_maps(backward)
+    forward_there = cv2.remap(forward, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    bx, by = backward[..., 0], backward[..., 1]
+    fx, fy = forward_there[..., 0], forward_there[..., 1]
+    lx, ly = bx + fx, by + fy
+    loop_sq = lx * lx + ly * ly
+    magnitude_sq = bx * bx + by * by + fx * fx + fy * fy
     inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
     return inside & (loop_sq <= 0.01 * magnitude_sq + 0.5)
 
@@ -172,6 +192,11 @@ class SourceMotion:
     measured: np.ndarray  # bool: pixels where motion-compensated flicker is measured
     stable: np.ndarray  # bool: pixels where the source is still (DFI's definition)
     moved: np.ndarray  # bool: pixels where the source changed by more than the tolerance
+    maps: tuple[np.ndarray, np.ndarray]  # flow_maps(backward), for cv2.remap
+
+    def warp_previous(self, previous: np.ndarray) -> np.ndarray:
+        """Frame t-1 moved along the source's flow onto frame t."""
+        return cv2.remap(previous, *self.maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def source_motion(
@@ -182,25 +207,26 @@ def source_motion(
     prev_gray, gray = to_gray(previous_source), to_gray(source)
     backward = estimator.calc(gray, prev_gray, None)
     forward = estimator.calc(prev_gray, gray, None)
-    measured = consistent_flow(backward, forward)
+    maps = flow_maps(backward)
+    measured = consistent_flow(backward, forward, maps)
     # The warped source must itself match: this drops real lighting changes and scene cuts,
     # which are changes in the video, not flicker.
-    residual = cv2.absdiff(gray, warp(prev_gray, backward))
+    residual = cv2.absdiff(gray, cv2.remap(prev_gray, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
     measured &= residual <= math.floor(tolerance)
     stable = stability_mask(prev_gray, gray, tolerance) == HELD
-    return SourceMotion(backward, measured, stable, ~stable)
+    return SourceMotion(backward, measured, stable, ~stable, maps)
 
 
 def flicker_map(previous: np.ndarray, current: np.ndarray, motion: SourceMotion) -> np.ndarray:
     """Per-pixel motion-compensated change ``|x_t - warp(x_{t-1})|`` (grey levels; 0 where not measured)."""
-    change = abs_change(current, warp(previous, motion.backward))
+    change = abs_change(current, motion.warp_previous(previous))
     change[~motion.measured] = 0.0
     return change
 
 
 def motion_flicker(previous: np.ndarray, current: np.ndarray, motion: SourceMotion) -> float:
-    """Mean motion-compensated change (grey levels) over the measured pixels."""
-    return masked_mean(flicker_map(previous, current, motion), motion.measured)
+    """Mean motion-compensated change ``|x_t - warp(x_{t-1})|`` (grey levels) over the measured pixels."""
+    return mean_change(current, motion.warp_previous(previous), motion.measured)
 
 
 def ghost_counts(
@@ -217,18 +243,17 @@ def ghost_counts(
     where the output moved less than half-way from the previous output towards
     the generated frame, i.e. it held on to the past.
     """
-    prev = to_gray(previous_output).astype(np.float32)
-    asked = cv2.absdiff(to_gray(generated).astype(np.float32), prev)
-    moved_by = cv2.absdiff(to_gray(output).astype(np.float32), prev)
+    prev = to_gray(previous_output)
+    asked = cv2.absdiff(to_gray(generated), prev).astype(np.float32)
+    moved_by = cv2.absdiff(to_gray(output), prev).astype(np.float32)
     candidates = moved & (asked > threshold)
     ghosts = candidates & (moved_by < GHOST_HOLD * asked)
-    return int(np.count_nonzero(ghosts)), int(np.count_nonzero(candidates))
+    return cv2.countNonZero(_mask8(ghosts)), cv2.countNonZero(_mask8(candidates))
 
 
 def mse(a: np.ndarray, b: np.ndarray) -> float:
     """Mean squared error over all pixels and channels."""
-    diff = a.astype(np.float32) - b.astype(np.float32)
-    return float(np.mean(diff * diff))
+    return float(cv2.norm(a, b, cv2.NORM_L2SQR)) / a.size
 
 
 def psnr_from_mse(value: float, peak: float = 255.0) -> float:
@@ -242,30 +267,30 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Structural similarity (Wang et al. 2004) of two 8-bit images, averaged over channels.
+    """Structural similarity (Wang et al. 2004) of the luma (Rec. 601 grey) of two 8-bit images.
 
-    Gaussian window sigma 1.5 (11 x 11), K1 = 0.01, K2 = 0.03, L = 255; the
-    mean leaves out a 5-pixel border, as scikit-image's ``structural_similarity``
-    with ``gaussian_weights=True`` does, so the two agree.
+    Computed on luma, as video quality tools usually do, at a third of the cost
+    of per-channel SSIM. Gaussian window sigma 1.5 (11 x 11), K1 = 0.01,
+    K2 = 0.03, L = 255; the mean leaves out a 5-pixel border, as scikit-image's
+    ``structural_similarity`` with ``gaussian_weights=True`` does, so the two agree.
     """
     if a.shape != b.shape:
         msg = f"SSIM needs images of the same size, got {a.shape} and {b.shape}."
         raise ValueError(msg)
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    x, y = a.astype(np.float32), b.astype(np.float32)
+    x, y = to_gray(a).astype(np.float32), to_gray(b).astype(np.float32)
 
     def blur(img: np.ndarray) -> np.ndarray:
         return cv2.GaussianBlur(img, (SSIM_WINDOW, SSIM_WINDOW), SSIM_SIGMA, borderType=cv2.BORDER_REFLECT)
 
     mu_x, mu_y = blur(x), blur(y)
-    var_x = blur(x * x) - mu_x * mu_x
-    var_y = blur(y * y) - mu_y * mu_y
-    cov = blur(x * y) - mu_x * mu_y
-    num = (2 * mu_x * mu_y + c1) * (2 * cov + c2)
-    den = (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)
+    mu_xx, mu_yy, mu_xy = mu_x * mu_x, mu_y * mu_y, mu_x * mu_y
+    var_x = blur(x * x) - mu_xx
+    var_y = blur(y * y) - mu_yy
+    cov = blur(x * y) - mu_xy
+    ssim_map = ((2 * mu_xy + c1) * (2 * cov + c2)) / ((mu_xx + mu_yy + c1) * (var_x + var_y + c2))
     pad = (SSIM_WINDOW - 1) // 2
-    ssim_map = (num / den)[pad:-pad, pad:-pad]
-    return float(ssim_map.mean(dtype=np.float64))
+    return float(cv2.mean(ssim_map[pad:-pad, pad:-pad])[0])
 
 
 def mean_luminance(image: np.ndarray) -> float:
@@ -448,6 +473,7 @@ class FrameAnalyzer:
         self._values: dict[str, list[float]] = {k: [] for k in CURVES}
         self._names: list[str] = []
         self._previous: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+        self._previous_grays: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
         self._has_output: bool | None = None
         self._ghosts = 0
         self._candidates = 0
@@ -473,17 +499,20 @@ class FrameAnalyzer:
             msg = f"Frame {index}: source, generated and output must have the same size; fit them first."
             raise ValueError(msg)
         values = dict.fromkeys(CURVES, math.nan)
-        values["luma_source"] = mean_luminance(source)
-        values["luma_generated"] = mean_luminance(generated)
+        # Grey versions are used by several metrics: convert each frame once.
+        grays = (to_gray(source), to_gray(generated), None if output is None else to_gray(output))
+        values["luma_source"] = mean_luminance(grays[0])
+        values["luma_generated"] = mean_luminance(grays[1])
         if output is not None:
-            values["luma_output"] = mean_luminance(output)
+            values["luma_output"] = mean_luminance(grays[2])
             frame_mse = mse(output, generated)
             self._sq_error += frame_mse
             values["psnr_db"] = psnr_from_mse(frame_mse)
-            values["ssim"] = ssim(output, generated)
+            values["ssim"] = ssim(grays[2], grays[1])
         if self._previous is not None:
-            self._add_changes(index, name, values, source, generated, output)
+            self._add_changes(index, name, values, (source, generated, output), grays)
         self._previous = (source, generated, output)
+        self._previous_grays = grays
         self._names.append(name or str(index))
         for k, v in values.items():
             self._values[k].append(v)
@@ -493,32 +522,33 @@ class FrameAnalyzer:
         index: int,
         name: str,
         values: dict[str, float],
-        source: np.ndarray,
-        generated: np.ndarray,
-        output: np.ndarray | None,
+        frames: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+        grays: tuple[np.ndarray, np.ndarray, np.ndarray | None],
     ) -> None:
-        prev_src, prev_gen, prev_out = self._previous
-        motion = source_motion(prev_src, source, self.params.tolerance, self._estimator)
+        _, generated, output = frames
+        _, prev_gen, prev_out = self._previous
+        prev_grays = self._previous_grays
+        motion = source_motion(prev_grays[0], grays[0], self.params.tolerance, self._estimator)
         values["stable_pct"] = 100.0 * np.count_nonzero(motion.stable) / motion.stable.size
         values["measured_pct"] = 100.0 * np.count_nonzero(motion.measured) / motion.measured.size
         if np.count_nonzero(motion.measured) < CUT_MEASURED_SHARE * motion.measured.size:
             # A scene cut (or a change too large to follow): the few pixels that match by chance
             # say nothing about flicker.
             nowhere = np.zeros_like(motion.measured)
-            motion = SourceMotion(motion.backward, nowhere, nowhere, ~nowhere)
-        gen_map = flicker_map(prev_gen, generated, motion)
-        values["flicker_generated"] = masked_mean(gen_map, motion.measured)
+            motion = SourceMotion(motion.backward, nowhere, nowhere, ~nowhere, motion.maps)
+        values["flicker_generated"] = motion_flicker(prev_gen, generated, motion)
         values["static_flicker_generated"] = static_flicker(prev_gen, generated, motion.stable)
-        shown, shown_map, sequence = generated, gen_map, "generated"
+        shown, shown_previous, sequence = generated, prev_gen, "generated"
         if output is not None:
-            out_map = flicker_map(prev_out, output, motion)
-            values["flicker_output"] = masked_mean(out_map, motion.measured)
+            values["flicker_output"] = motion_flicker(prev_out, output, motion)
             values["static_flicker_output"] = static_flicker(prev_out, output, motion.stable)
-            ghosts, candidates = ghost_counts(prev_out, output, generated, motion.moved, self.params.ghost_threshold)
+            ghosts, candidates = ghost_counts(
+                prev_grays[2], grays[2], grays[1], motion.moved, self.params.ghost_threshold
+            )
             self._ghosts += ghosts
             self._candidates += candidates
             values["ghosting_pct"] = 100.0 * ghosts / candidates if candidates else math.nan
-            shown, shown_map, sequence = output, out_map, "output"
+            shown, shown_previous, sequence = output, prev_out, "output"
         flicker = values[f"flicker_{sequence}"]
         keep = (
             index == self.heatmap_frame
@@ -526,7 +556,8 @@ class FrameAnalyzer:
             else (self._heatmap is None or (not math.isnan(flicker) and flicker > self._heatmap.flicker))
         )
         if keep:
-            image = heatmap_image(shown_map, motion.measured, shown, self.params.heatmap_max)
+            change = flicker_map(shown_previous, shown, motion)
+            image = heatmap_image(change, motion.measured, shown, self.params.heatmap_max)
             self._heatmap = HeatMap(index, name or str(index), image, flicker, sequence)
 
     def result(self, *, warnings: Iterable[str] = (), seconds: float = 0.0) -> AnalysisResult:
