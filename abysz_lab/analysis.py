@@ -34,6 +34,7 @@ import io
 import json
 import math
 import os
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -444,6 +445,11 @@ class AnalysisResult:
         return "\n".join(lines)
 
 
+def _more_flicker(new: float, kept: float) -> bool:
+    """True when ``new`` beats ``kept`` (a measured frame always beats an unmeasured one)."""
+    return not math.isnan(new) and (math.isnan(kept) or new > kept)
+
+
 def _finite_or_none(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -485,8 +491,20 @@ class FrameAnalyzer:
         """``(height, width)`` of the frames added so far (None before the first)."""
         return None if self._previous is None else self._previous[1].shape[:2]
 
-    def add(self, source: np.ndarray, generated: np.ndarray, output: np.ndarray | None = None, name: str = "") -> None:
-        """Add the next frame of the clip."""
+    def add(
+        self,
+        source: np.ndarray,
+        generated: np.ndarray,
+        output: np.ndarray | None = None,
+        name: str = "",
+        *,
+        motion: SourceMotion | None = None,
+    ) -> None:
+        """Add the next frame of the clip.
+
+        ``motion`` is :func:`source_motion` of the previous and this source
+        frame, when it was computed elsewhere (e.g. on a reader thread).
+        """
         index = len(self._names)
         has_output = output is not None
         if self._has_output is None:
@@ -510,7 +528,7 @@ class FrameAnalyzer:
             values["psnr_db"] = psnr_from_mse(frame_mse)
             values["ssim"] = ssim(grays[2], grays[1])
         if self._previous is not None:
-            self._add_changes(index, name, values, (source, generated, output), grays)
+            self._add_changes(index, name, values, (source, generated, output), grays, motion)
         self._previous = (source, generated, output)
         self._previous_grays = grays
         self._names.append(name or str(index))
@@ -524,11 +542,13 @@ class FrameAnalyzer:
         values: dict[str, float],
         frames: tuple[np.ndarray, np.ndarray, np.ndarray | None],
         grays: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+        motion: SourceMotion | None,
     ) -> None:
         _, generated, output = frames
         _, prev_gen, prev_out = self._previous
         prev_grays = self._previous_grays
-        motion = source_motion(prev_grays[0], grays[0], self.params.tolerance, self._estimator)
+        if motion is None:
+            motion = source_motion(prev_grays[0], grays[0], self.params.tolerance, self._estimator)
         values["stable_pct"] = 100.0 * np.count_nonzero(motion.stable) / motion.stable.size
         values["measured_pct"] = 100.0 * np.count_nonzero(motion.measured) / motion.measured.size
         if np.count_nonzero(motion.measured) < CUT_MEASURED_SHARE * motion.measured.size:
@@ -553,7 +573,7 @@ class FrameAnalyzer:
         keep = (
             index == self.heatmap_frame
             if self.heatmap_frame is not None
-            else (self._heatmap is None or (not math.isnan(flicker) and flicker > self._heatmap.flicker))
+            else self._heatmap is None or _more_flicker(flicker, self._heatmap.flicker)
         )
         if keep:
             change = flicker_map(shown_previous, shown, motion)
@@ -604,9 +624,12 @@ def analyze_frames(
 ) -> AnalysisResult:
     """Analyse in-memory frame sequences (paired in order; sources are fitted to the generated size)."""
     analyzer = FrameAnalyzer(params, heatmap_frame=heatmap_frame)
-    outs = iter(outputs) if outputs is not None else None
-    for src, gen in zip(sources, generated, strict=False):
-        out = next(outs) if outs is not None else None
+    triples = (
+        ((s, g, None) for s, g in zip(sources, generated, strict=False))
+        if outputs is None
+        else zip(sources, generated, outputs, strict=False)
+    )
+    for src, gen, out in triples:
         analyzer.add(fit_to_size(src, gen.shape[1], gen.shape[0]), gen, out)
     return analyzer.result()
 
@@ -694,11 +717,24 @@ def analyze_folders(
     cancel = cancel or CancelToken()
     report(progress, 0, total, start, "Starting")
 
-    def read(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        return _read_triple(clip.sources[i], clip.generated[i], None if clip.outputs is None else clip.outputs[i])
+    tolerance = analyzer.params.tolerance
+    local = threading.local()  # one flow estimator per reader thread: they are not thread-safe
+
+    def read(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, SourceMotion | None]:
+        src, gen, out = _read_triple(
+            clip.sources[i], clip.generated[i], None if clip.outputs is None else clip.outputs[i]
+        )
+        if i == 0:
+            return src, gen, out, None
+        # The source's optical flow is the costliest part; computing it here, on the reader
+        # threads, overlaps it with the metrics. Decoding the previous source again is cheaper.
+        previous_source = fit_to_size(read_frame(clip.sources[i - 1]), gen.shape[1], gen.shape[0])
+        if not hasattr(local, "estimator"):
+            local.estimator = make_flow_estimator()
+        return src, gen, out, source_motion(previous_source, src, tolerance, local.estimator)
 
     with contextlib.closing(read_ahead(read, range(total), workers=workers, depth=workers + 2)) as reader:
-        for index, (src, gen, out) in enumerate(reader):
+        for index, (src, gen, out, motion) in enumerate(reader):
             cancel.raise_if_cancelled(index, total)
             if analyzer.size not in (None, gen.shape[:2]):
                 msg = (
@@ -706,7 +742,7 @@ def analyze_folders(
                     "first one. All generated frames must have the same size."
                 )
                 raise InputError(msg)
-            analyzer.add(src, gen, out, clip.generated[index].name)
+            analyzer.add(src, gen, out, clip.generated[index].name, motion=motion)
             report(progress, index + 1, total, start, clip.generated[index].name)
     return analyzer.result(warnings=clip.warnings, seconds=time.perf_counter() - start)
 

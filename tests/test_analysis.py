@@ -324,3 +324,13 @@ def test_cli_analyze_missing_folder_exits_2(tmp_path, capsys):
     code = main(["analyze", "--source", str(tmp_path / "nope"), "--generated", str(tmp_path), "--report", "x"])
     assert code == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_heatmap_goes_to_the_frame_with_the_most_flicker_after_a_scene_cut():
+    first, second = textured(H, W, seed=1), textured(H, W, seed=2)
+    rng = np.random.default_rng(6)
+    sources = [first, second, second, second]
+    generated = [first, second, noisy(second, 3, rng), noisy(second, 12, rng)]
+    result = an.analyze_frames(sources, generated)
+    assert math.isnan(result.curves["flicker_generated"][1])  # the cut
+    assert result.heatmap.index == 3
