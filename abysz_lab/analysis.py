@@ -34,9 +34,9 @@ import io
 import json
 import math
 import os
-import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -718,32 +718,43 @@ def analyze_folders(
     report(progress, 0, total, start, "Starting")
 
     tolerance = analyzer.params.tolerance
-    local = threading.local()  # one flow estimator per reader thread: they are not thread-safe
+    estimator = make_flow_estimator()  # used by the one flow thread only: estimators are not thread-safe
+    first_size: tuple[int, int] | None = None
 
-    def read(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, SourceMotion | None]:
-        src, gen, out = _read_triple(
-            clip.sources[i], clip.generated[i], None if clip.outputs is None else clip.outputs[i]
-        )
-        if i == 0:
-            return src, gen, out, None
-        # The source's optical flow is the costliest part; computing it here, on the reader
-        # threads, overlaps it with the metrics. Decoding the previous source again is cheaper.
-        previous_source = fit_to_size(read_frame(clip.sources[i - 1]), gen.shape[1], gen.shape[0])
-        if not hasattr(local, "estimator"):
-            local.estimator = make_flow_estimator()
-        return src, gen, out, source_motion(previous_source, src, tolerance, local.estimator)
+    def read(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        return _read_triple(clip.sources[i], clip.generated[i], None if clip.outputs is None else clip.outputs[i])
 
-    with contextlib.closing(read_ahead(read, range(total), workers=workers, depth=workers + 2)) as reader:
-        for index, (src, gen, out, motion) in enumerate(reader):
-            cancel.raise_if_cancelled(index, total)
-            if analyzer.size not in (None, gen.shape[:2]):
+    def analyse(index: int, frames: tuple, motion: Future | None) -> None:
+        cancel.raise_if_cancelled(index, total)
+        name = clip.generated[index].name
+        analyzer.add(*frames, name, motion=None if motion is None else motion.result())
+        report(progress, index + 1, total, start, name)
+
+    # The source's optical flow, the costliest part, runs on its own thread one frame ahead
+    # of the metrics, so the two overlap.
+    pending: tuple[int, tuple, Future | None] | None = None
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="abysz-flow") as flow_thread,
+        contextlib.closing(read_ahead(read, range(total), workers=workers, depth=workers + 2)) as reader,
+    ):
+        for index, frames in enumerate(reader):
+            gen = frames[1]
+            if first_size is None:
+                first_size = gen.shape[:2]
+            elif gen.shape[:2] != first_size:
                 msg = (
                     f"Generated frame {clip.generated[index].name} is {gen.shape[1]}x{gen.shape[0]}, unlike the "
                     "first one. All generated frames must have the same size."
                 )
                 raise InputError(msg)
-            analyzer.add(src, gen, out, clip.generated[index].name, motion=motion)
-            report(progress, index + 1, total, start, clip.generated[index].name)
+            motion = None
+            if pending is not None:
+                previous_source = pending[1][0]
+                motion = flow_thread.submit(source_motion, previous_source, frames[0], tolerance, estimator)
+                analyse(*pending)
+            pending = (index, frames, motion)
+        if pending is not None:
+            analyse(*pending)
     return analyzer.result(warnings=clip.warnings, seconds=time.perf_counter() - start)
 
 
