@@ -293,9 +293,67 @@ def _run_fuse(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- analyze --------------------------------------------------------------------------------
+
+DEFAULT_REPORT_DIR = Path("abysz_analysis")
+
+
+def _add_analyze(sub: argparse._SubParsersAction) -> None:
+    from abysz_lab.analysis import AnalysisParams
+
+    p = sub.add_parser(
+        "analyze",
+        help="measure flicker, fidelity and ghosting of generated (and stabilised) frames",
+        description="Measure how much the generated frames flicker where the original video is still or moves "
+        "smoothly, and, with --output, how much of that DFI removed, how much of the render survived (PSNR, "
+        "SSIM) and where it ghosts. Prints a table; writes JSON, CSV, a plot and a heat map to --report.",
+    )
+    p.add_argument("--source", required=True, help="folder of the ORIGINAL video's frames")
+    p.add_argument("--generated", required=True, help="folder of the img2img output frames")
+    p.add_argument("--output", help="folder of the stabilised frames (e.g. a DFI result) to compare")
+    p.add_argument(
+        "--report", default=str(DEFAULT_REPORT_DIR), help="folder for the report files (default: ./abysz_analysis)"
+    )
+    p.add_argument(
+        "--heatmap-frame", type=int, help="frame number for the heat map (default: the one with the most flicker)"
+    )
+    p.add_argument("--frames-limit", type=int, default=0, help="analyse only this many frames (0 = all)")
+    prm.add_arguments(p.add_argument_group("analysis parameters"), AnalysisParams)
+    p.set_defaults(handler=_run_analyze)
+
+
+def _run_analyze(args: argparse.Namespace) -> int:
+    from abysz_lab.analysis import AnalysisParams, analyze_folders, write_report
+
+    params = prm.from_namespace(AnalysisParams, args)
+    with cancel_on_ctrl_c() as token, progress_bar("Analyse") as bar:
+        result = analyze_folders(
+            args.source,
+            args.generated,
+            args.output,
+            params,
+            frames_limit=args.frames_limit,
+            heatmap_frame=args.heatmap_frame,
+            progress=bar,
+            cancel=token,
+        )
+    inputs = [args.source, args.generated] + ([args.output] if args.output else [])
+    files = write_report(result, args.report, *inputs)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(result.table())
+    print(result.summary.text)
+    heat = f", heat map {files.heatmap.name}" if files.heatmap else ""
+    print(
+        f"Analysed {result.summary.frames} frames in {result.seconds:.1f} s ({result.fps:.1f} frames/s). "
+        f"Report in {files.json.parent}: {files.json.name}, {files.csv.name}, {files.plot.name}{heat}."
+    )
+    return 0
+
+
 # --- entry point ----------------------------------------------------------------------------
 
-COMMANDS = [_add_dfi, _add_demo, _add_extract, _add_assemble, _add_compare, _add_fuse]
+COMMANDS = [_add_dfi, _add_demo, _add_extract, _add_assemble, _add_compare, _add_fuse, _add_analyze]
 
 
 def build_parser() -> argparse.ArgumentParser:
