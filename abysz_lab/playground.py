@@ -253,8 +253,9 @@ BUILTIN_PRESETS: tuple[Preset, ...] = (
     Preset(
         "temporal-median",
         "Temporal median",
-        "Per-pixel median of the frames around each frame (ImageMagick's evaluate-sequence Median): removes "
-        "details that pop in for a frame or two; moving objects may lose sharp edges.",
+        "Per pixel, the colour of median brightness among the frames around each frame (ImageMagick's "
+        "evaluate-sequence Median, which keeps whole colours): removes details that pop in for a frame or two; "
+        "moving objects may lose sharp edges.",
         (Step("temporal_median", STRENGTH, WINDOW),),
         "How much of the median replaces the frame (1 = all of it).",
         1.0,

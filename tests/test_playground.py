@@ -187,6 +187,22 @@ def test_chain_output_depends_only_on_its_window():
         assert np.array_equal(part[t], whole[t])
 
 
+def test_windowed_chain_reads_only_the_window_ahead():
+    """Memory stays bounded: output t is produced before input t + lookahead + 1 is pulled."""
+    frames = flicker_clip(20)
+    chain = pg.resolve_chain(pg.params_for_preset("brightness-lock-median-3", window=7))
+    pulled = []
+
+    def source():
+        for i, frame in enumerate(frames):
+            pulled.append(i)
+            yield i, frame
+
+    for index, _ in pg.run_chain(chain, pg.NumpyEngine(), source()):
+        assert pulled[-1] <= index + chain.lookahead
+    assert chain.lookahead == 3 + 1
+
+
 # --- engines -------------------------------------------------------------------------------
 
 
