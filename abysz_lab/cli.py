@@ -146,6 +146,72 @@ def _write_mask_previews(args: argparse.Namespace, params) -> int:
     return 0
 
 
+# --- deflicker (playground presets) ----------------------------------------------------------
+
+
+def _add_deflicker(sub: argparse._SubParsersAction) -> None:
+    from abysz_lab.playground import PlaygroundParams
+
+    p = sub.add_parser(
+        "deflicker",
+        help="apply a deflicker preset (ImageMagick or numpy) to a folder of frames",
+        description="Run a playground preset over a folder of frames; outputs keep the input names and formats. "
+        "Leave out --strength/--window to use the preset's recommended values.",
+    )
+    p.add_argument("--list-presets", action="store_true", help="list the presets with what they do, and exit")
+    p.add_argument("--in", dest="input", help="folder of frames to deflicker")
+    p.add_argument("--out", help="output folder (created; must not be the input folder)")
+    group = p.add_argument_group("preset parameters")
+    prm.add_arguments(group, PlaygroundParams)
+    p.add_argument("--presets-dir", help="folder of your saved presets (default: ~/.config/abysz_lab/presets)")
+    p.add_argument("--overwrite", action="store_true", help="allow replacing same-named files in --out")
+    p.add_argument("--no-resume", action="store_true", help="start over even if an identical run was interrupted")
+    p.set_defaults(handler=_run_deflicker)
+
+
+def _run_deflicker(args: argparse.Namespace) -> int:
+    from abysz_lab.errors import InputError
+    from abysz_lab.playground import (
+        PlaygroundParams,
+        apply_preset,
+        list_presets,
+        load_custom_presets,
+        params_for_preset,
+    )
+
+    if args.list_presets:
+        for info in list_presets(args.presets_dir):
+            origin = "" if info.builtin else " [yours]"
+            print(f"{info.name}{origin}: {info.title}")
+            print(f"    {info.description}")
+            print(f"    steps: {info.chain}")
+            if info.uses_strength:
+                print(f"    strength (default {info.default_strength:g}): {info.strength_help}")
+            if info.uses_window:
+                print(f"    window (default {info.default_window}): frames centred on each frame")
+        for problem in load_custom_presets(args.presets_dir).problems:
+            print(f"warning: {problem}", file=sys.stderr)
+        return 0
+    if not args.input or not args.out:
+        msg = "deflicker needs --in DIR and --out DIR (or --list-presets)."
+        raise InputError(msg)
+    given = {s.name: getattr(args, s.name) for s in prm.specs(PlaygroundParams)}
+    params = params_for_preset(given.pop("preset") or PlaygroundParams().preset, folder=args.presets_dir, **given)
+    with cancel_on_ctrl_c() as token, progress_bar("Deflicker") as bar:
+        summary = apply_preset(
+            args.input,
+            args.out,
+            params,
+            folder=args.presets_dir,
+            overwrite=args.overwrite,
+            resume=not args.no_resume,
+            progress=bar,
+            cancel=token,
+        )
+    print_summary(summary)
+    return 0
+
+
 # --- demo -----------------------------------------------------------------------------------
 
 
@@ -353,7 +419,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
 
 # --- entry point ----------------------------------------------------------------------------
 
-COMMANDS = [_add_dfi, _add_demo, _add_extract, _add_assemble, _add_compare, _add_fuse, _add_analyze]
+COMMANDS = [_add_dfi, _add_deflicker, _add_extract, _add_assemble, _add_compare, _add_fuse, _add_analyze, _add_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

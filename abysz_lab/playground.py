@@ -1,0 +1,1312 @@
+"""Deflicker playground: named presets (chains of temporal steps) run on ImageMagick or numpy.
+
+A preset is data: a documented chain of :class:`Step` s and one strength
+control. Two engines implement the same small set of step kinds, so a preset
+never cares which one runs it:
+
+- the Wand engine runs every step on ImageMagick (composite blend/overlay,
+  evaluate-sequence mean/median, polynomial functions, Lab colourspace);
+- the numpy engine runs the same steps on numpy/OpenCV. ``engine="auto"`` uses
+  Wand when ImageMagick loads and falls back to numpy with a one-sentence hint
+  when it does not, so the playground always works.
+
+Steps are temporal filters over a stream of frames. Output ``t`` of a chain
+depends only on input frames ``t - lookback .. t + lookahead``, so previews read
+just those frames, apply keeps memory bounded by the window, and a resumed run
+recomputes the few frames before the resume point instead of storing state.
+
+Example
+-------
+>>> import numpy as np
+>>> frames = [np.full((4, 4, 3), v, np.uint8) for v in (100, 140, 100)]
+>>> out = process_frames(frames, PlaygroundParams(preset="temporal-median", window=3), engine="numpy")
+>>> int(out[1][0, 0, 0])
+100
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sys
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import cv2
+import numpy as np
+
+from abysz_lab import params as prm
+from abysz_lab.errors import InputError, MissingDependencyError
+from abysz_lab.frames import (
+    WriteBehind,
+    check_output_folder,
+    list_frames,
+    read_ahead,
+    read_frame,
+    write_bytes_atomic,
+)
+from abysz_lab.jobs import CancelToken, ProgressCallback, RunRecord, RunSummary, check_name_collisions, report
+
+ENGINES = ("auto", "wand", "numpy")
+STRENGTH = "strength"  # a step amount (or the preset's mix) bound to the strength control
+WINDOW = "window"  # a step window bound to the window control
+
+# Rec. 601 luma weights in BGR order: what OpenCV's grey conversion uses.
+LUMA_BGR = np.array([0.114, 0.587, 0.299])
+# Rec. 709 luma weights in BGR order: the intensity ImageMagick sorts by in its sequence median.
+MEDIAN_INTENSITY_BGR = np.array([0.0722, 0.7152, 0.2126], dtype=np.float32)
+
+
+# --- parameters ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlaygroundParams:
+    """The playground controls. Ranges, defaults and help are read by the UI and the CLI.
+
+    The defaults suit the default preset; :func:`params_for_preset` starts from
+    another preset's own recommended strength and window.
+    """
+
+    preset: str = prm.param(
+        "brightness-lock",
+        label="Deflicker preset",
+        help="Name of a built-in or saved preset (see --list-presets).",
+    )
+    strength: float = prm.param(
+        1.0,
+        label="Preset strength",
+        help="The preset's one strength control, 0 to 1; each preset says what it does (see --list-presets). "
+        "Leave it out on the command line to use the preset's recommended value.",
+        minimum=0.0,
+        maximum=1.0,
+        step=0.05,
+        original="Blend / Overlay / Normalize strength",
+    )
+    window: int = prm.param(
+        15,
+        label="Window (frames)",
+        help="Frames a windowed step looks at, centred on each frame (odd). Wider is steadier but lets "
+        "quick real changes through less. Ignored by presets without a windowed step.",
+        minimum=3,
+        maximum=31,
+        step=2,
+        odd=True,
+    )
+    engine: str = prm.param(
+        "auto",
+        label="Engine",
+        help="auto: ImageMagick through Wand when it loads, else numpy/OpenCV; wand: ImageMagick only; "
+        "numpy: numpy/OpenCV only. Both give the same result within a grey level.",
+        choices=ENGINES,
+    )
+
+    def __post_init__(self) -> None:
+        prm.validate(self)
+
+
+# --- presets as data -------------------------------------------------------------------
+
+PAIR_KINDS = ("blend", "overlay", "normalize")  # use the previous input frame
+WINDOW_KINDS = ("temporal_mean", "temporal_median", "brightness_lock", "colour_lock")  # centred window
+STEP_KINDS = PAIR_KINDS + WINDOW_KINDS
+
+STEP_HELP = {
+    "blend": "out_t = a*in_t + (1-a)*in_(t-1); out_0 = in_0 (the previous INPUT frame, not recursive).",
+    "overlay": "out_t = a*overlay(in_(t-1), in_t) + (1-a)*in_t, overlay blend mode with the previous frame as "
+    "base; out_0 = in_0.",
+    "normalize": "out_t = w*in_(t-1) + (1-w)*in_t with w = L_(t-1)/(L_(t-1)+L_t), L the mean luma; "
+    "mixed with in_t by a.",
+    "temporal_mean": "per-pixel mean of the k frames centred on t (fewer at the ends); mixed with in_t by a.",
+    "temporal_median": "per pixel, the colour of median brightness among the k frames centred on t (fewer at "
+    "the ends); mixed with in_t by a.",
+    "brightness_lock": "scale each frame so its mean luma follows a local straight-line fit over its k "
+    "neighbours (with contrast: also its luma spread); mixed by a.",
+    "colour_lock": "match each Lab channel's mean and spread to a local straight-line fit over the k "
+    "neighbours; mixed by a.",
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a preset: a kind, its amount ``a`` in [0, 1] and, for windowed kinds, its window k.
+
+    ``amount`` and ``window`` are numbers or the strings ``"strength"`` /
+    ``"window"``, which bind them to the playground's controls.
+    """
+
+    kind: str
+    amount: float | str = STRENGTH
+    window: int | str = WINDOW  # ignored by steps that are not windowed
+    contrast: bool = False
+
+    @property
+    def windowed(self) -> bool:
+        """True for steps that look at a centred window of frames."""
+        return self.kind in WINDOW_KINDS
+
+    def describe(self) -> str:
+        """Short human form, e.g. ``temporal median (k=window, amount=strength)``."""
+        bits = [f"amount={self.amount}"]
+        if self.windowed:
+            bits.insert(0, f"k={self.window}")
+        if self.contrast:
+            bits.append("contrast")
+        return f"{self.kind.replace('_', ' ')} ({', '.join(bits)})"
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form saved in custom preset files."""
+        data: dict[str, Any] = {"kind": self.kind, "amount": self.amount}
+        if self.windowed:
+            data["window"] = self.window
+        if self.contrast:
+            data["contrast"] = True
+        return data
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named, documented chain of steps with one strength control.
+
+    ``mix`` blends the chain's result with the input frame (1 = the result
+    only); like a step's amount it may be bound to ``"strength"``.
+    """
+
+    name: str  # identifier used on the command line and as the file name of custom presets
+    title: str
+    description: str
+    steps: tuple[Step, ...]
+    strength_help: str
+    default_strength: float = 1.0
+    default_window: int = 15
+    mix: float | str = 1.0
+    builtin: bool = True
+
+    @property
+    def uses_window(self) -> bool:
+        """True when the window control changes what this preset does."""
+        return any(s.windowed and s.window == WINDOW for s in self.steps)
+
+    @property
+    def uses_strength(self) -> bool:
+        """True when the strength control changes what this preset does."""
+        return self.mix == STRENGTH or any(s.amount == STRENGTH for s in self.steps)
+
+    def chain_text(self) -> str:
+        """The steps in order, e.g. ``brightness lock (...) -> temporal median (...)``."""
+        text = " -> ".join(s.describe() for s in self.steps)
+        return text if self.mix == 1.0 else f"{text}; mixed with the input by {self.mix}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON document of a custom preset file."""
+        return {
+            "format": PRESET_FORMAT,
+            "version": 1,
+            "name": self.title,
+            "description": self.description,
+            "strength_help": self.strength_help,
+            "default_strength": self.default_strength,
+            "default_window": self.default_window,
+            "mix": self.mix,
+            "steps": [s.to_json() for s in self.steps],
+        }
+
+
+_MIX_HELP = "How much of the chain's result replaces the input frame (1 = all of it)."
+
+BUILTIN_PRESETS: tuple[Preset, ...] = (
+    Preset(
+        "brightness-lock",
+        "Brightness lock",
+        "Removes brightness pumping: each frame is scaled so its mean brightness follows a smooth curve over "
+        "its neighbours, so slow real fades survive. Start here for flicker in generated-only footage.",
+        (Step("brightness_lock", STRENGTH, WINDOW),),
+        "How much of the correction is applied (1 = full lock).",
+        1.0,
+        15,
+    ),
+    Preset(
+        "brightness-contrast-lock",
+        "Brightness + contrast lock",
+        "Like Brightness lock, and also holds the contrast (spread of brightness) steady.",
+        (Step("brightness_lock", STRENGTH, WINDOW, contrast=True),),
+        "How much of the correction is applied (1 = full lock).",
+        1.0,
+        15,
+    ),
+    Preset(
+        "colour-lock",
+        "Colour lock",
+        "Removes colour pumping: each frame's mean and spread of lightness and of the two colour axes (Lab) "
+        "follow a smooth curve over its neighbours.",
+        (Step("colour_lock", STRENGTH, WINDOW),),
+        "How much of the correction is applied (1 = full lock).",
+        1.0,
+        15,
+    ),
+    Preset(
+        "temporal-median",
+        "Temporal median",
+        "Per pixel, the colour of median brightness among the frames around each frame (ImageMagick's "
+        "evaluate-sequence Median, which keeps whole colours): removes details that pop in for a frame or two; "
+        "moving objects may lose sharp edges.",
+        (Step("temporal_median", STRENGTH, WINDOW),),
+        "How much of the median replaces the frame (1 = all of it).",
+        1.0,
+        3,
+    ),
+    Preset(
+        "temporal-mean",
+        "Temporal mean",
+        "Per-pixel mean of the frames around each frame (evaluate-sequence Mean): smooths texture boil; "
+        "moving objects ghost.",
+        (Step("temporal_mean", STRENGTH, WINDOW),),
+        "How much of the mean replaces the frame (1 = all of it).",
+        1.0,
+        3,
+    ),
+    Preset(
+        "brightness-lock-median-3",
+        "Brightness lock -> temporal median 3",
+        "Brightness lock, then a 3-frame temporal median: steady brightness and no one-frame pops.",
+        (Step("brightness_lock", STRENGTH, WINDOW), Step("temporal_median", 1.0, 3)),
+        "How much of the brightness correction is applied (1 = full lock); the median is always on.",
+        1.0,
+        15,
+    ),
+    Preset(
+        "blend",
+        "Blend (original)",
+        "The original's Blend: out_t = s*frame_t + (1-s)*frame_(t-1), using the previous INPUT frame; the "
+        "first frame is kept as is.",
+        (Step("blend", STRENGTH),),
+        "s, the weight of the current frame: 1 leaves frames unchanged, 0.5 is the strongest smoothing.",
+        0.5,
+    ),
+    Preset(
+        "overlay",
+        "Overlay (original)",
+        "The original's Overlay: out_t = s*overlay(frame_(t-1), frame_t) + (1-s)*frame_t, the standard "
+        "overlay blend mode with the previous frame as base. Unlike the original it adds no extra +10 "
+        "brightness at s >= 0.4 and leaves the first frame as is.",
+        (Step("overlay", STRENGTH),),
+        "s, how much of the overlay is used (0 = off). The overlay also raises contrast.",
+        0.5,
+    ),
+    Preset(
+        "normalize",
+        "Normalize (original)",
+        "The original's Normalize: out_t = w*frame_(t-1) + (1-w)*frame_t with w = L_(t-1)/(L_(t-1)+L_t), "
+        "L the mean brightness: a bright frame leans on a darker previous one and the reverse.",
+        (Step("normalize", STRENGTH),),
+        "How much of the normalized frame replaces the frame (1 = the formula exactly).",
+        1.0,
+    ),
+    Preset(
+        "original-chain",
+        "Blend -> Overlay -> Normalize (original)",
+        "What the original did with all three deflickers on, in its order: Blend (s=0.5), Overlay (s=0.5), "
+        "Normalize. Without the original's +10 brightness and first-frame mangling.",
+        (Step("blend", 0.5), Step("overlay", 0.5), Step("normalize", 1.0)),
+        _MIX_HELP,
+        1.0,
+        mix=STRENGTH,
+    ),
+)
+
+
+def builtin_preset(name: str) -> Preset:
+    """Return the built-in preset called ``name`` (identifier or title, any case); raise InputError."""
+    for preset in BUILTIN_PRESETS:
+        if _same_name(name, preset):
+            return preset
+    msg = f"No built-in preset called {name!r}; built-in presets: {', '.join(p.name for p in BUILTIN_PRESETS)}."
+    raise InputError(msg)
+
+
+def _same_name(name: str, preset: Preset) -> bool:
+    key = name.strip().casefold()
+    return key in (preset.name.casefold(), preset.title.casefold())
+
+
+# --- custom presets: JSON in a user folder --------------------------------------------------
+
+PRESET_FORMAT = "abysz-lab-preset"
+MAX_STEPS = 8
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def default_preset_folder() -> Path:
+    """The user's preset folder: %APPDATA%\\abysz_lab\\presets on Windows, else ~/.config/abysz_lab/presets.
+
+    ``$XDG_CONFIG_HOME`` is honoured. The folder is not created here.
+    """
+    if sys.platform == "win32" and os.environ.get("APPDATA"):
+        return Path(os.environ["APPDATA"]) / "abysz_lab" / "presets"
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "abysz_lab" / "presets"
+
+
+def _preset_folder(folder: str | os.PathLike[str] | None) -> Path:
+    path = Path(folder).expanduser() if folder is not None else default_preset_folder()
+    real = Path(os.path.realpath(path))
+    if real == _PACKAGE_DIR or _PACKAGE_DIR in real.parents:
+        msg = f"Custom presets cannot live inside the extension's code folder ({path}): choose a user folder."
+        raise InputError(msg)
+    return path
+
+
+def preset_slug(name: str) -> str:
+    """The identifier and file stem of a custom preset called ``name`` (lowercase, dashes)."""
+    slug = re.sub(r"[^0-9a-z]+", "-", name.strip().casefold()).strip("-")
+    if not slug:
+        msg = f"A preset name needs at least one letter or digit, got {name!r}."
+        raise InputError(msg)
+    return slug[:60]
+
+
+def make_preset(
+    name: str,
+    steps: Sequence[Step],
+    *,
+    description: str = "",
+    strength_help: str = "",
+    default_strength: float = 1.0,
+    default_window: int = 15,
+    mix: float | str = 1.0,
+) -> Preset:
+    """Build and validate a custom preset (what the UI's "save chain" does before :func:`save_preset`)."""
+    data = {
+        "format": PRESET_FORMAT,
+        "version": 1,
+        "name": name,
+        "description": description,
+        "strength_help": strength_help,
+        "default_strength": default_strength,
+        "default_window": default_window,
+        "mix": mix,
+        "steps": [s.to_json() if isinstance(s, Step) else s for s in steps],
+    }
+    return preset_from_json(data, source=f"Preset {name!r}", hint="")
+
+
+def preset_from_json(data: Any, *, source: str, hint: str = "Fix or delete that preset file.") -> Preset:
+    """Validate a custom preset document; raise InputError naming ``source`` and the bad field."""
+
+    def bad(what: str) -> NoReturn:
+        msg = f"{source}: {what}. {hint}".strip()
+        raise InputError(msg)
+
+    if not isinstance(data, dict):
+        bad("the file must hold a JSON object")
+    allowed = {
+        "format",
+        "version",
+        "name",
+        "description",
+        "strength_help",
+        "default_strength",
+        "default_window",
+        "mix",
+        "steps",
+    }
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        bad(f"unknown field(s) {', '.join(unknown)}")
+    if data.get("format") != PRESET_FORMAT:
+        bad(f'"format" must be "{PRESET_FORMAT}"')
+    if data.get("version") != 1:
+        bad('"version" must be 1 (this preset was saved by a newer Abysz LAB?)')
+    title = data.get("name")
+    if not isinstance(title, str) or not title.strip():
+        bad('"name" must be a non-empty string')
+    for key in ("description", "strength_help"):
+        if not isinstance(data.get(key, ""), str):
+            bad(f'"{key}" must be a string')
+    strength_spec, window_spec = (_spec("strength"), _spec("window"))
+    try:
+        default_strength = strength_spec.check(data.get("default_strength", strength_spec.default))
+        default_window = window_spec.check(data.get("default_window", window_spec.default))
+    except InputError as exc:
+        bad(str(exc).rstrip("."))
+    mix = _check_amount(data.get("mix", 1.0), '"mix"', bad)
+    steps_data = data.get("steps")
+    if not isinstance(steps_data, list) or not 1 <= len(steps_data) <= MAX_STEPS:
+        bad(f'"steps" must be a list of 1 to {MAX_STEPS} steps')
+    steps = tuple(_step_from_json(item, i + 1, bad) for i, item in enumerate(steps_data))
+    return Preset(
+        name=preset_slug(title),
+        title=title.strip(),
+        description=data.get("description", "").strip() or "Custom preset.",
+        steps=steps,
+        strength_help=data.get("strength_help", "").strip() or "See the preset's steps.",
+        default_strength=default_strength,
+        default_window=default_window,
+        mix=mix,
+        builtin=False,
+    )
+
+
+def _spec(name: str) -> prm.ParamSpec:
+    return next(s for s in prm.specs(PlaygroundParams) if s.name == name)
+
+
+def _check_amount(value: Any, where: str, bad) -> float | str:
+    if value == STRENGTH:
+        return STRENGTH
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
+        bad(f'{where} must be a number from 0 to 1 or "{STRENGTH}", got {value!r}')
+    return float(value)
+
+
+def _step_from_json(item: Any, number: int, bad) -> Step:
+    where = f"step {number}"
+    if not isinstance(item, dict):
+        bad(f'{where} must be an object with a "kind"')
+    unknown = sorted(set(item) - {"kind", "amount", "window", "contrast"})
+    if unknown:
+        bad(f"{where} has unknown field(s) {', '.join(unknown)}")
+    kind = item.get("kind")
+    if kind not in STEP_KINDS:
+        bad(f'{where}: "kind" must be one of {", ".join(STEP_KINDS)}, got {kind!r}')
+    amount = _check_amount(item.get("amount", STRENGTH), f'{where} "amount"', bad)
+    window: int | str = 0
+    if kind in WINDOW_KINDS:
+        window = item.get("window", WINDOW)
+        if window != WINDOW:
+            try:
+                window = _spec("window").check(window)
+            except InputError as exc:
+                bad(f"{where}: {str(exc).rstrip('.')}")
+    elif "window" in item:
+        bad(f'{where}: a {kind} step has no "window"')
+    contrast = item.get("contrast", False)
+    if not isinstance(contrast, bool):
+        bad(f'{where}: "contrast" must be true or false')
+    if contrast and kind != "brightness_lock":
+        bad(f'{where}: only brightness_lock steps have "contrast"')
+    return Step(kind, amount, window, contrast)
+
+
+def load_preset_file(path: str | os.PathLike[str]) -> Preset:
+    """Read and validate one custom preset file; raise InputError saying what is wrong."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        msg = f"Cannot read the preset file {path}: {exc.strerror or exc}."
+        raise InputError(msg) from exc
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        msg = f"The preset file {path} is not valid JSON ({exc}). Fix or delete it."
+        raise InputError(msg) from exc
+    return preset_from_json(data, source=f"Preset file {path}")
+
+
+@dataclass(frozen=True)
+class CustomPresets:
+    """The valid custom presets of a folder, and one message per file that could not be used."""
+
+    presets: tuple[Preset, ...]
+    problems: tuple[str, ...]
+
+
+def load_custom_presets(folder: str | os.PathLike[str] | None = None) -> CustomPresets:
+    """Load every ``*.json`` preset of ``folder`` (default: the user's); bad files become problems, not errors."""
+    path = _preset_folder(folder)
+    if not path.is_dir():
+        return CustomPresets((), ())
+    presets, problems = [], []
+    for file in sorted(path.glob("*.json")):
+        try:
+            preset = load_preset_file(file)
+        except InputError as exc:
+            problems.append(str(exc))
+            continue
+        if any(_same_name(preset.name, b) or _same_name(preset.title, b) for b in BUILTIN_PRESETS):
+            problems.append(f"Preset file {file} is named like a built-in preset ({preset.title}): rename it.")
+            continue
+        presets.append(preset)
+    return CustomPresets(tuple(presets), tuple(problems))
+
+
+def save_preset(preset: Preset, folder: str | os.PathLike[str] | None = None, *, overwrite: bool = False) -> Path:
+    """Save a custom preset as ``<slug>.json`` in ``folder`` (created); return the file's path."""
+    if any(_same_name(preset.name, b) or _same_name(preset.title, b) for b in BUILTIN_PRESETS):
+        msg = f"A built-in preset is called {preset.title!r}: choose another name for yours."
+        raise InputError(msg)
+    path = _preset_folder(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = f"Cannot create the preset folder {path}: {exc.strerror or exc}."
+        raise InputError(msg) from exc
+    target = path / f"{preset_slug(preset.title)}.json"
+    if target.exists() and not overwrite:
+        msg = f"A preset called {preset.title!r} already exists ({target}): delete it first or allow overwriting."
+        raise InputError(msg)
+    text = json.dumps(preset.to_json(), indent=2, ensure_ascii=False) + "\n"
+    write_bytes_atomic(target, text.encode("utf-8"))
+    return target
+
+
+def delete_preset(name: str, folder: str | os.PathLike[str] | None = None) -> Path:
+    """Delete the custom preset called ``name``; return the removed file. Built-ins cannot be deleted."""
+    if any(_same_name(name, b) for b in BUILTIN_PRESETS):
+        msg = f"{name!r} is a built-in preset; only your own presets can be deleted."
+        raise InputError(msg)
+    path = _preset_folder(folder)
+    target = path / f"{preset_slug(name)}.json"
+    if not target.is_file():
+        msg = f"No custom preset called {name!r} in {path}."
+        raise InputError(msg)
+    target.unlink()
+    return target
+
+
+def all_presets(folder: str | os.PathLike[str] | None = None) -> list[Preset]:
+    """Built-in presets, then the valid custom presets of ``folder``."""
+    return [*BUILTIN_PRESETS, *load_custom_presets(folder).presets]
+
+
+def find_preset(name: str, folder: str | os.PathLike[str] | None = None) -> Preset:
+    """Return the built-in or custom preset called ``name`` (identifier or title); raise InputError."""
+    for preset in BUILTIN_PRESETS:
+        if _same_name(name, preset):
+            return preset
+    custom = load_custom_presets(folder)
+    for preset in custom.presets:
+        if _same_name(name, preset):
+            return preset
+    names = ", ".join(p.name for p in (*BUILTIN_PRESETS, *custom.presets))
+    msg = f"No preset called {name!r}. Available: {names} (python -m abysz_lab deflicker --list-presets)."
+    raise InputError(msg)
+
+
+@dataclass(frozen=True)
+class PresetInfo:
+    """What the UI's preset picker shows for one preset."""
+
+    name: str
+    title: str
+    description: str
+    chain: str
+    strength_help: str
+    default_strength: float
+    default_window: int
+    uses_strength: bool
+    uses_window: bool
+    builtin: bool
+
+
+def list_presets(folder: str | os.PathLike[str] | None = None) -> list[PresetInfo]:
+    """Describe every preset (built-in first, then the user's) for a picker or ``--list-presets``."""
+    return [
+        PresetInfo(
+            p.name,
+            p.title,
+            p.description,
+            p.chain_text(),
+            p.strength_help,
+            p.default_strength,
+            p.default_window,
+            p.uses_strength,
+            p.uses_window,
+            p.builtin,
+        )
+        for p in all_presets(folder)
+    ]
+
+
+def params_for_preset(name: str, *, folder: str | os.PathLike[str] | None = None, **overrides: Any) -> PlaygroundParams:
+    """PlaygroundParams for preset ``name`` with its recommended strength and window, then ``overrides``."""
+    preset = find_preset(name, folder)
+    values = {"preset": preset.name, "strength": preset.default_strength, "window": preset.default_window}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return prm.from_mapping(PlaygroundParams, values)
+
+
+# --- engines ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Per-channel means and standard deviations of a frame, in the engine's own units."""
+
+    means: np.ndarray  # (3,)
+    stds: np.ndarray  # (3,)
+
+
+def missing_wand_message(platform: str | None = None, reason: str = "") -> str:
+    """One actionable sentence saying how to make ImageMagick available to Wand on ``platform``."""
+    platform = platform or sys.platform
+    if platform.startswith("win"):
+        how = (
+            "install ImageMagick's Windows DLL build (tick 'Install development headers and libraries') and set "
+            "the MAGICK_HOME environment variable to its folder, then restart the WebUI"
+        )
+    elif platform == "darwin":
+        how = "run `brew install imagemagick` (and set MAGICK_HOME=$(brew --prefix imagemagick) if Wand still fails)"
+    else:
+        how = (
+            "install your distribution's MagickWand package (Debian/Ubuntu: `sudo apt install "
+            "libmagickwand-6.q16-6`; Fedora: `sudo dnf install ImageMagick-libs`)"
+        )
+    detail = f" ({reason})" if reason else ""
+    return (
+        f"ImageMagick could not be loaded through Wand{detail}: {how}; until then the numpy/OpenCV engine runs "
+        "the same presets."
+    )
+
+
+def _import_wand_image():
+    """Import ``wand.image`` or raise MissingDependencyError with the install hint."""
+    try:
+        import wand.image
+    except ImportError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise MissingDependencyError(missing_wand_message(reason=reason[:160])) from exc
+    return wand.image
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    """Whether ImageMagick is usable, and one sentence for the UI."""
+
+    wand_available: bool
+    message: str
+    version: str = ""
+
+
+def engine_status() -> EngineStatus:
+    """Check (without failing) whether the Wand engine can run; the message says what to do if not."""
+    try:
+        _import_wand_image()
+        import wand.version
+    except MissingDependencyError as exc:
+        return EngineStatus(False, str(exc))
+    version = str(wand.version.MAGICK_VERSION).split(" https")[0]
+    return EngineStatus(True, f"Engine: {version} through Wand {wand.version.VERSION}.", version)
+
+
+class NumpyEngine:
+    """The step kinds on numpy/OpenCV; frames are BGR arrays (uint8 as read, float32 after a step)."""
+
+    name = "numpy"
+
+    def load(self, image: np.ndarray) -> np.ndarray:
+        """Take an 8-bit BGR frame into the engine."""
+        return image
+
+    def export(self, frame: np.ndarray) -> np.ndarray:
+        """Return an engine frame as 8-bit BGR."""
+        if frame.dtype == np.uint8:
+            return frame
+        return np.clip(np.rint(frame), 0, 255).astype(np.uint8)
+
+    def weighted(self, a: np.ndarray, b: np.ndarray, weight_a: float) -> np.ndarray:
+        """``weight_a * a + (1 - weight_a) * b``."""
+        return cv2.addWeighted(a, weight_a, b, 1.0 - weight_a, 0.0, dtype=cv2.CV_32F)
+
+    def overlay(self, base: np.ndarray, top: np.ndarray) -> np.ndarray:
+        """The overlay blend mode: multiply where ``base`` is dark, screen where it is light."""
+        b = base.astype(np.float32) * np.float32(1 / 255)
+        t = top.astype(np.float32) * np.float32(1 / 255)
+        out = np.where(b < 0.5, 2 * b * t, 1 - 2 * (1 - b) * (1 - t))
+        return out * np.float32(255)
+
+    def evaluate(self, frames: Sequence[np.ndarray], operator: str) -> np.ndarray:
+        """Per-pixel ``mean``, or ``median`` as ImageMagick defines it for a sequence.
+
+        ImageMagick's evaluate-sequence Median sorts each pixel's colours by
+        intensity (Rec. 709 luma) and takes the whole colour in the middle (the
+        darker one of an even pair), so no new colours appear; this matches it.
+        """
+        if len(frames) == 1:
+            return frames[0].astype(np.float32)
+        stack = np.stack([f.astype(np.float32) for f in frames])
+        if operator == "mean":
+            return stack.mean(axis=0)
+        intensity = stack @ MEDIAN_INTENSITY_BGR
+        middle = np.argsort(intensity, axis=0, kind="stable")[(len(frames) - 1) // 2]
+        return np.take_along_axis(stack, middle[None, :, :, None], axis=0)[0]
+
+    def stats(self, frame: np.ndarray) -> Stats:
+        """Per-channel (B, G, R) mean and spread in grey levels."""
+        means, stds = cv2.meanStdDev(frame)
+        return Stats(means.ravel(), stds.ravel())
+
+    def affine(self, frame: np.ndarray, scale: np.ndarray, offset: np.ndarray) -> np.ndarray:
+        """Per-channel ``scale * x + offset`` (B, G, R order), clipped to the 8-bit range."""
+        out = frame.astype(np.float32) * scale.astype(np.float32) + offset.astype(np.float32)
+        return np.clip(out, 0, 255, out=out)
+
+    def _lab(self, frame: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(frame.astype(np.float32) * np.float32(1 / 255), cv2.COLOR_BGR2Lab)
+
+    def lab_stats(self, frame: np.ndarray) -> Stats:
+        """Mean and spread of L, a and b (OpenCV's float Lab units)."""
+        means, stds = cv2.meanStdDev(self._lab(frame))
+        return Stats(means.ravel(), stds.ravel())
+
+    def lab_affine(self, frame: np.ndarray, scale: np.ndarray, offset: np.ndarray) -> np.ndarray:
+        """Per-channel ``scale * x + offset`` in Lab, back to BGR."""
+        lab = self._lab(frame) * scale.astype(np.float32) + offset.astype(np.float32)
+        out = cv2.cvtColor(lab, cv2.COLOR_Lab2BGR) * np.float32(255)
+        return np.clip(out, 0, 255, out=out)
+
+
+class WandEngine:
+    """The step kinds on ImageMagick through Wand; frames are Wand images (16-bit quantum)."""
+
+    name = "wand"
+    _CHANNELS_BGR = ("blue", "green", "red")
+    _CHANNELS_LAB = ("red", "green", "blue")  # ImageMagick keeps L, a, b in its first three channels
+
+    def __init__(self) -> None:
+        self._image = _import_wand_image().Image
+
+    def load(self, image: np.ndarray):
+        """Take an 8-bit BGR frame into ImageMagick."""
+        return self._image.from_array(np.ascontiguousarray(image), channel_map="BGR")
+
+    def export(self, frame) -> np.ndarray:
+        """Return a Wand image as 8-bit BGR."""
+        rgb = np.asarray(frame)
+        if rgb.ndim == 2 or rgb.shape[2] == 1:
+            return cv2.cvtColor(rgb.reshape(rgb.shape[0], rgb.shape[1]), cv2.COLOR_GRAY2BGR)
+        return np.ascontiguousarray(rgb[:, :, 2::-1])
+
+    def weighted(self, a, b, weight_a: float):
+        """``weight_a * a + (1 - weight_a) * b`` with ImageMagick's Blend compose."""
+        out = b.clone()
+        out.composite(a, operator="blend", arguments=f"{100 * weight_a:.6f},{100 * (1 - weight_a):.6f}")
+        return out
+
+    def overlay(self, base, top):
+        """ImageMagick's Overlay compose with ``base`` as the destination."""
+        out = base.clone()
+        out.composite(top, operator="overlay")
+        return out
+
+    def evaluate(self, frames: Sequence[Any], operator: str):
+        """ImageMagick's evaluate-sequence ``mean`` or ``median`` over the frames."""
+        if len(frames) == 1:
+            return frames[0].clone()
+        stack = frames[0].clone()
+        for frame in frames[1:]:
+            stack.image_add(frame)
+        result = stack.evaluate_images(operator)
+        stack.destroy()
+        return result
+
+    def _stats(self, image, channels: tuple[str, ...]) -> Stats:
+        q = float(image.quantum_range)
+        pairs = [image.mean_channel(c) for c in channels]
+        return Stats(np.array([m for m, _ in pairs]) / q, np.array([s for _, s in pairs]) / q)
+
+    def stats(self, frame) -> Stats:
+        """Per-channel (B, G, R) mean and spread, in 0..1 units."""
+        return self._stats(frame, self._CHANNELS_BGR)
+
+    def _functions(self, image, scale: np.ndarray, offset: np.ndarray, channels: tuple[str, ...]) -> None:
+        if np.allclose(scale, scale[0]) and np.allclose(offset, offset[0]):
+            image.function("polynomial", [float(scale[0]), float(offset[0])])
+            return
+        for channel, s, o in zip(channels, scale, offset, strict=True):
+            image.function("polynomial", [float(s), float(o)], channel=channel)
+
+    def affine(self, frame, scale: np.ndarray, offset: np.ndarray):
+        """Per-channel ``scale * x + offset`` (B, G, R order, 0..1 units) with ImageMagick's polynomial."""
+        out = frame.clone()
+        self._functions(out, scale, offset, self._CHANNELS_BGR)
+        return out
+
+    def lab_stats(self, frame) -> Stats:
+        """Mean and spread of ImageMagick's L, a and b channels, in 0..1 units."""
+        with frame.clone() as lab:
+            lab.transform_colorspace("lab")
+            return self._stats(lab, self._CHANNELS_LAB)
+
+    def lab_affine(self, frame, scale: np.ndarray, offset: np.ndarray):
+        """Per-channel ``scale * x + offset`` in ImageMagick's Lab, back to sRGB."""
+        out = frame.clone()
+        out.transform_colorspace("lab")
+        self._functions(out, scale, offset, self._CHANNELS_LAB)
+        out.transform_colorspace("srgb")
+        return out
+
+
+Engine = NumpyEngine | WandEngine
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """The engine that will run, and why (the fallback sentence when ImageMagick is missing)."""
+
+    engine: Engine
+    message: str = ""
+
+
+def choose_engine(choice: str = "auto") -> EngineChoice:
+    """Return the engine for ``choice`` ("auto", "wand", "numpy").
+
+    "auto" falls back to numpy with the install hint as the message; "wand"
+    raises MissingDependencyError when ImageMagick cannot be loaded.
+    """
+    if choice not in ENGINES:
+        msg = f"Engine must be one of {', '.join(ENGINES)}, got {choice!r}."
+        raise InputError(msg)
+    if choice == "numpy":
+        return EngineChoice(NumpyEngine())
+    try:
+        return EngineChoice(WandEngine())
+    except MissingDependencyError as exc:
+        if choice == "wand":
+            raise
+        return EngineChoice(NumpyEngine(), str(exc))
+
+
+# --- the temporal steps -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResolvedStep:
+    """A step with its amount and window made concrete."""
+
+    kind: str
+    amount: float
+    window: int = 1
+    contrast: bool = False
+
+    @property
+    def past(self) -> int:
+        """Input frames before t this step reads."""
+        return 1 if self.kind in PAIR_KINDS else self.window // 2
+
+    @property
+    def future(self) -> int:
+        """Input frames after t this step reads."""
+        return 0 if self.kind in PAIR_KINDS else self.window // 2
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A preset with the controls applied: concrete steps and mix."""
+
+    preset: Preset
+    steps: tuple[ResolvedStep, ...]
+    mix: float
+
+    @property
+    def lookback(self) -> int:
+        """Input frames before t that output t depends on."""
+        return sum(s.past for s in self.steps)
+
+    @property
+    def lookahead(self) -> int:
+        """Input frames after t that output t depends on."""
+        return sum(s.future for s in self.steps)
+
+
+def resolve_chain(params: PlaygroundParams, *, folder: str | os.PathLike[str] | None = None) -> Chain:
+    """Find the preset of ``params`` and bind its strength and window."""
+    preset = find_preset(params.preset, folder)
+    steps = tuple(
+        ResolvedStep(
+            s.kind,
+            params.strength if s.amount == STRENGTH else float(s.amount),
+            (params.window if s.window == WINDOW else int(s.window)) if s.windowed else 1,
+            s.contrast,
+        )
+        for s in preset.steps
+    )
+    mix = params.strength if preset.mix == STRENGTH else float(preset.mix)
+    return Chain(preset, steps, mix)
+
+
+def _luma(stats: Stats) -> float:
+    return float(LUMA_BGR @ stats.means)
+
+
+def _spread(stats: Stats) -> float:
+    """Standard deviation of all B, G and R values together, from the per-channel figures."""
+    grand = stats.means.mean()
+    return float(np.sqrt(np.mean(stats.stds**2 + (stats.means - grand) ** 2)))
+
+
+def local_line(indices: Sequence[int], values: np.ndarray, t: int) -> np.ndarray:
+    """Least-squares straight line through ``(indices, values)`` evaluated at ``t``.
+
+    On a full centred window this is the plain mean; at the ends of a clip,
+    where the window is cut short, the line still follows a real ramp instead
+    of flattening it. ``values`` may have several columns, fitted independently.
+    """
+    x = np.asarray(indices, dtype=np.float64) - t
+    y = np.asarray(values, dtype=np.float64)
+    if len(x) < 2:
+        return y[0]
+    xm, ym = x.mean(), y.mean(axis=0)
+    var = ((x - xm) ** 2).sum()
+    slope = ((x - xm) @ (y - ym)) / var if var > 0 else 0.0
+    return ym + slope * (0.0 - xm)
+
+
+def _mix_coefficients(scale: np.ndarray, offset: np.ndarray, amount: float) -> tuple[np.ndarray, np.ndarray]:
+    return amount * scale + (1.0 - amount), amount * offset
+
+
+def _safe_ratio(num: float, den: float) -> float:
+    return num / den if den > 1e-9 else 1.0
+
+
+def _pair_stage(step: ResolvedStep, engine: Engine, upstream: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+    previous = None
+    previous_luma = 0.0
+    for index, frame in upstream:
+        luma = _luma(engine.stats(frame)) if step.kind == "normalize" else 0.0
+        if previous is None:
+            out = frame
+        elif step.kind == "blend":
+            out = engine.weighted(frame, previous, step.amount)
+        elif step.kind == "overlay":
+            out = engine.weighted(engine.overlay(previous, frame), frame, step.amount)
+        else:
+            total = previous_luma + luma
+            w = previous_luma / total if total > 1e-9 else 0.5
+            out = engine.weighted(previous, frame, step.amount * w)
+        yield index, out
+        previous, previous_luma = frame, luma
+
+
+def _window_stage(step: ResolvedStep, engine: Engine, upstream: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+    half = step.window // 2
+    needs_frames = step.kind in ("temporal_mean", "temporal_median")
+    frames: deque[tuple[int, Any]] = deque()  # (index, frame) still needed
+    stats: deque[tuple[int, Stats]] = deque()  # (index, stats) for locks
+
+    def emit(t: int) -> Any:
+        current = next(f for i, f in frames if i == t)
+        if needs_frames:
+            window = [f for i, f in frames if t - half <= i <= t + half]
+            result = engine.evaluate(window, "mean" if step.kind == "temporal_mean" else "median")
+            return result if step.amount >= 1.0 else engine.weighted(result, current, step.amount)
+        window_stats = [(i, s) for i, s in stats if t - half <= i <= t + half]
+        own = next(s for i, s in window_stats if i == t)
+        idx = [i for i, _ in window_stats]
+        if step.kind == "brightness_lock":
+            values = np.array([[_luma(s), _spread(s)] for _, s in window_stats])
+            target_luma, target_spread = local_line(idx, values, t)
+            luma, spread = _luma(own), _spread(own)
+            if step.contrast:
+                c = _safe_ratio(target_spread, spread)
+                scale, offset = np.full(3, c), np.full(3, target_luma - c * luma)
+            else:
+                scale, offset = np.full(3, _safe_ratio(target_luma, luma)), np.zeros(3)
+            return engine.affine(current, *_mix_coefficients(scale, offset, step.amount))
+        values = np.array([np.concatenate([s.means, s.stds]) for _, s in window_stats])
+        target = local_line(idx, values, t)
+        scale = np.array([_safe_ratio(target[3 + c], own.stds[c]) for c in range(3)])
+        offset = target[:3] - scale * own.means
+        return engine.lab_affine(current, *_mix_coefficients(scale, offset, step.amount))
+
+    next_out: int | None = None
+    for index, frame in upstream:
+        if next_out is None:
+            next_out = index
+        frames.append((index, frame))
+        if not needs_frames:
+            s = engine.stats(frame) if step.kind == "brightness_lock" else engine.lab_stats(frame)
+            stats.append((index, s))
+        while index >= next_out + half:
+            yield next_out, emit(next_out)
+            next_out += 1
+            _drop_before(frames, next_out - (half if needs_frames else 0))
+            _drop_before(stats, next_out - half)
+    while frames and next_out is not None:
+        last = frames[-1][0]
+        if next_out > last:
+            break
+        yield next_out, emit(next_out)
+        next_out += 1
+        _drop_before(frames, next_out - (half if needs_frames else 0))
+        _drop_before(stats, next_out - half)
+
+
+def _drop_before(buffer: deque, index: int) -> None:
+    while buffer and buffer[0][0] < index:
+        buffer.popleft()
+
+
+def run_chain(
+    chain: Chain, engine: Engine, frames: Iterable[tuple[int, np.ndarray]]
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Stream ``(index, 8-bit BGR frame)`` pairs through the chain; yield ``(index, 8-bit BGR result)``.
+
+    Indices must be consecutive. Outputs within ``chain.lookback`` frames of
+    the first index see a truncated history: drop them unless the stream
+    starts at the clip's first frame.
+    """
+    inputs: deque[tuple[int, Any]] = deque()
+
+    def loaded() -> Iterator[tuple[int, Any]]:
+        for index, image in frames:
+            item = engine.load(image)
+            if chain.mix < 1.0:
+                inputs.append((index, item))
+            yield index, item
+
+    stream: Iterator[tuple[int, Any]] = loaded()
+    for step in chain.steps:
+        stage = _pair_stage if step.kind in PAIR_KINDS else _window_stage
+        stream = stage(step, engine, stream)
+    for index, result in stream:
+        if chain.mix < 1.0:
+            _drop_before(inputs, index)
+            result = engine.weighted(result, inputs[0][1], chain.mix)
+        yield index, engine.export(result)
+
+
+def process_frames(
+    frames: Sequence[np.ndarray],
+    params: PlaygroundParams | None = None,
+    *,
+    engine: str | None = None,
+    folder: str | os.PathLike[str] | None = None,
+) -> list[np.ndarray]:
+    """Run a preset on an in-memory clip of 8-bit BGR frames; return the results (for tests and notebooks)."""
+    params = params or PlaygroundParams()
+    chain = resolve_chain(params, folder=folder)
+    chosen = choose_engine(engine or params.engine)
+    return [out for _, out in run_chain(chain, chosen.engine, enumerate(frames))]
+
+
+# --- folders: preview and apply -------------------------------------------------------------
+
+
+def _check_size(image: np.ndarray, expected: tuple[int, int], path: Path) -> None:
+    h, w = image.shape[:2]
+    if (w, h) != expected:
+        msg = (
+            f"Frame {path.name} is {w}x{h} but the first frame is {expected[0]}x{expected[1]}. All frames must "
+            "have the same size for temporal deflicker: resize them to one size first."
+        )
+        raise InputError(msg)
+
+
+def _sized_reader(paths: Sequence[Path], indices: range, *, workers: int) -> Iterator[tuple[int, np.ndarray]]:
+    first_size: tuple[int, int] | None = None
+    with contextlib.closing(read_ahead(lambda i: read_frame(paths[i]), indices, workers=workers)) as reader:
+        for index, image in zip(indices, reader, strict=True):
+            if first_size is None:
+                first_size = (image.shape[1], image.shape[0])
+            _check_size(image, first_size, paths[index])
+            yield index, image
+
+
+@dataclass(frozen=True)
+class PreviewFrame:
+    """One frame of a preview: its number and name, before and after (8-bit BGR)."""
+
+    index: int
+    name: str
+    before: np.ndarray
+    after: np.ndarray
+
+
+@dataclass(frozen=True)
+class PlaygroundPreview:
+    """Before/after frames of a preview, which engine made them and what it had to say."""
+
+    frames: list[PreviewFrame]
+    engine: str
+    preset: str
+    message: str = ""
+
+
+def preview(
+    input_dir: str | os.PathLike[str],
+    params: PlaygroundParams | None = None,
+    *,
+    start: int = 0,
+    count: int = 8,
+    folder: str | os.PathLike[str] | None = None,
+) -> PlaygroundPreview:
+    """Run the preset on ``count`` frames from ``start`` (0-based) without writing anything.
+
+    Reads only those frames and the window around them, so the result equals
+    the same frames of a full apply.
+    """
+    params = params or PlaygroundParams()
+    listing = list_frames(input_dir, role="input")
+    total = len(listing)
+    if not 0 <= start < total:
+        msg = f"Preview start frame {start} is out of range: the folder has frames 0 to {total - 1}."
+        raise InputError(msg)
+    if count < 1:
+        msg = f"Preview frame count must be at least 1, got {count}."
+        raise InputError(msg)
+    stop = min(total, start + count)
+    chain = resolve_chain(params, folder=folder)
+    chosen = choose_engine(params.engine)
+    first = max(0, start - chain.lookback)
+    last = min(total, stop + chain.lookahead)
+    originals: dict[int, np.ndarray] = {}
+
+    def keep(stream: Iterator[tuple[int, np.ndarray]]) -> Iterator[tuple[int, np.ndarray]]:
+        for index, image in stream:
+            if start <= index < stop:
+                originals[index] = image
+            yield index, image
+
+    frames = []
+    reader = _sized_reader(listing.frames, range(first, last), workers=2)
+    for index, after in run_chain(chain, chosen.engine, keep(reader)):
+        if start <= index < stop:
+            frames.append(PreviewFrame(index, listing.frames[index].name, originals.pop(index), after))
+    return PlaygroundPreview(frames, chosen.engine.name, chain.preset.title, chosen.message)
+
+
+def side_by_side(before: np.ndarray, after: np.ndarray, *, gap: int = 4) -> np.ndarray:
+    """``before | after`` in one BGR image, with a dark gap between them."""
+    h = before.shape[0]
+    spacer = np.full((h, gap, 3), 32, np.uint8)
+    return np.hstack([before, spacer, after])
+
+
+def write_preview_animation(
+    result: PlaygroundPreview, path: str | os.PathLike[str], *, fps: float = 6.0, max_width: int = 1024
+) -> Path:
+    """Write an animated GIF of ``before | after`` for the preview's frames (ImageMagick); return its path.
+
+    Raises MissingDependencyError when ImageMagick cannot be loaded; the gallery
+    of stills still works then.
+    """
+    if not result.frames:
+        msg = "The preview has no frames to animate."
+        raise InputError(msg)
+    image_cls = _import_wand_image().Image
+    path = Path(path)
+    delay = max(2, round(100 / max(fps, 0.1)))  # GIF delays are in 1/100 s
+    stills = []
+    for item in result.frames:
+        pair = side_by_side(item.before, item.after)
+        if pair.shape[1] > max_width:
+            height = max(1, round(pair.shape[0] * max_width / pair.shape[1]))
+            pair = cv2.resize(pair, (max_width, height), interpolation=cv2.INTER_AREA)
+        stills.append(np.ascontiguousarray(pair))
+    # Start the sequence from a real image: Wand's empty Image() has no iterator to append to on IM6.
+    with image_cls.from_array(stills[0], channel_map="BGR") as animation:
+        for still in stills[1:]:
+            with image_cls.from_array(still, channel_map="BGR") as frame:
+                animation.image_add(frame)
+        for frame in animation.sequence:
+            frame.delay = delay
+        animation.loop = 0
+        write_bytes_atomic(path, animation.make_blob("gif"))
+    return path
+
+
+def apply_preset(
+    input_dir: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
+    params: PlaygroundParams | None = None,
+    *,
+    folder: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    resume: bool = True,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    workers: int = 2,
+) -> RunSummary:
+    """Deflicker a folder of frames with a preset; write same-named frames to ``output_dir``.
+
+    Frames stream through the chain: memory holds only the chain's window.
+    An interrupted run with the same preset, controls, engine and inputs
+    resumes after the last whole frame (recomputing the window before it).
+    Raises InputError for unusable input, MissingDependencyError for
+    ``engine="wand"`` without ImageMagick, Cancelled when ``cancel`` is set.
+    """
+    params = params or PlaygroundParams()
+    start = time.perf_counter()
+    listing = list_frames(input_dir, role="input")
+    output = check_output_folder(output_dir, listing.folder)
+    chain = resolve_chain(params, folder=folder)
+    chosen = choose_engine(params.engine)
+    total = len(listing)
+    out_paths = [output / p.name for p in listing.frames]
+    warnings = [w for w in (chosen.message, listing.skipped_summary) if w]
+
+    identity = {
+        "params": prm.as_dict(params),
+        "chain": chain.preset.to_json()["steps"],
+        "mix": chain.preset.mix,
+        "engine": chosen.engine.name,
+        "input": os.path.realpath(listing.folder),
+        "frames": total,
+    }
+    record = RunRecord(output, "deflicker", identity)
+    check_name_collisions(output, [p.name for p in out_paths], record, overwrite=overwrite)
+    if record.differs_from_previous():
+        warnings.append("This output folder holds a deflicker run with other settings or inputs: starting over.")
+    done = min(record.load_resumable() if resume else 0, total)
+    if done and not all(p.exists() for p in out_paths[:done]):
+        warnings.append("Some frames of the previous run are missing from the output folder: starting over.")
+        done = 0
+    resumed_from = done
+
+    report(progress, done, total, start, "Starting")
+    cancel = cancel or CancelToken()
+    written = done
+    last_saved = time.perf_counter()
+
+    def on_written(index: int) -> None:
+        nonlocal written, last_saved
+        written = index + 1
+        now = time.perf_counter()
+        if now - last_saved > 0.5:
+            record.save(written)
+            last_saved = now
+
+    cancelled = False
+    try:
+        if done < total:
+            # Output t depends on inputs t - lookback .. t + lookahead only: restart the stream a little
+            # before the resume point and drop what it recomputes, instead of storing the chain's state.
+            first = max(0, done - chain.lookback)
+            reader = _sized_reader(listing.frames, range(first, total), workers=workers)
+            with (
+                WriteBehind(workers=workers, depth=workers + 2, on_written=on_written) as writer,
+                contextlib.closing(run_chain(chain, chosen.engine, reader)) as results,
+            ):
+                for index, out in results:
+                    if index < done:
+                        continue
+                    if cancel.cancelled:
+                        cancelled = True
+                        break
+                    writer.submit(index, out_paths[index], out)
+                    report(progress, index + 1, total, start, listing.frames[index].name)
+    finally:
+        record.save(written, finished=written == total)
+    if cancelled:
+        cancel.raise_if_cancelled(written, total)
+
+    return RunSummary(
+        operation=f"Deflicker ({chain.preset.title}, {chosen.engine.name})",
+        output=output,
+        written=written,
+        total=total,
+        seconds=time.perf_counter() - start,
+        resumed_from=resumed_from,
+        skipped_inputs=len(listing.skipped_files) + len(listing.skipped_dirs),
+        warnings=warnings,
+        outputs=out_paths,
+    )
