@@ -168,8 +168,8 @@ def test_run_shows_a_moving_progress_bar_then_the_result(page, server, shots, tm
                 page.screenshot(path=str(shots / "2-dfi-running.png"), full_page=True)
                 mid_run_shot = True
         time.sleep(0.1)
-    page.wait_for_function("document.querySelectorAll('#abysz_dfi_result_gallery img').length >= 2", timeout=60_000)
-    page.locator("#abysz_dfi_result_gallery").scroll_into_view_if_needed()
+    page.wait_for_selector("#abysz_dfi_last_frame img", timeout=60_000)
+    page.locator("#abysz_dfi_last_frame").scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "3-dfi-finished.png"), full_page=True)
     status = _status(page)
     assert "DFI finished" in status
@@ -177,4 +177,6 @@ def test_run_shows_a_moving_progress_bar_then_the_result(page, server, shots, tm
     assert len(set(seen)) >= 3, f"progress values seen: {sorted(set(seen))}"
     assert seen == sorted(seen)
     assert len(list(out.glob("*.png"))) == DEMO_FRAMES
+    assert page.locator("#abysz_dfi_first_frame img").count() == 1
+    assert page.locator("#abysz_dfi_first_frame img").count() == 1
     assert page.locator("#abysz_dfi_last_output textarea").input_value() == str(out)

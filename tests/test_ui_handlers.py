@@ -67,21 +67,22 @@ def test_preview_with_an_empty_source_box_asks_for_it(handlers, clip):
 def test_run_writes_every_frame_and_shows_figures_and_first_last_frames(handlers, clip, tmp_path):
     reports = []
     out = tmp_path / "out"
-    status, frames, last_output = handlers.run(
+    status, first, last, last_output = handlers.run(
         dfi_values(clip.source, clip.generated, out), lambda *a, **k: reports.append(a[0])
     )
     assert len(list(out.glob("*.png"))) == 12
     assert "DFI finished" in status
     assert "12 of 12" in status
     assert "frames/s" in status
-    assert [caption.split(":")[0] for _, caption in frames] == ["First output frame", "Last output frame"]
+    assert first.shape == last.shape == (96, 128, 3)
+    assert not np.array_equal(first, last)  # the ball moved
     assert last_output == str(out)
     assert reports[-1] == (12, 12)
     assert [done for done, _ in reports] == sorted(done for done, _ in reports)
 
 
 def test_run_with_no_output_folder_writes_next_to_the_generated_folder(handlers, clip):
-    _, _, last_output = handlers.run(dfi_values(clip.source, clip.generated, ""))
+    _, _, _, last_output = handlers.run(dfi_values(clip.source, clip.generated, ""))
     assert last_output == str(clip.generated.parent / "generated_dfi")
     assert len(list((clip.generated.parent / "generated_dfi").glob("*.png"))) == 12
 
@@ -91,22 +92,21 @@ def test_run_with_no_output_folder_uses_the_default_output_root_setting(clip, tm
     from abysz_lab.ui.dfi_tab import DFIHandlers
 
     root = tmp_path / "renders"
-    _, _, last_output = DFIHandlers(UISettings(output_root=str(root))).run(dfi_values(clip.source, clip.generated))
+    _, _, _, last_output = DFIHandlers(UISettings(output_root=str(root))).run(dfi_values(clip.source, clip.generated))
     assert last_output == str(root / "generated_dfi")
 
 
 def test_run_frames_limit_stops_early(handlers, clip, tmp_path):
-    status, _, _ = handlers.run(dfi_values(clip.source, clip.generated, tmp_path / "out", frames_limit=5.0))
+    status, *_ = handlers.run(dfi_values(clip.source, clip.generated, tmp_path / "out", frames_limit=5.0))
     assert "5 of 5" in status
     assert len(list((tmp_path / "out").glob("*.png"))) == 5
 
 
 def test_run_into_an_input_folder_is_refused_and_writes_nothing(handlers, clip):
     before = sorted(clip.generated.iterdir())
-    status, frames, last_output = handlers.run(dfi_values(clip.source, clip.generated, clip.generated))
+    status, *others = handlers.run(dfi_values(clip.source, clip.generated, clip.generated))
     assert "abysz-msg-error" in status
-    assert _is_update(frames)
-    assert _is_update(last_output)
+    assert all(_is_update(o) for o in others)
     assert sorted(clip.generated.iterdir()) == before
 
 
@@ -120,12 +120,12 @@ def test_cancel_mid_run_stops_with_whole_frames_and_says_how_far(handlers, clip,
         if done_total[0] == 4:
             cancel_messages.append(handlers.cancel())
 
-    status, frames, _ = handlers.run(dfi_values(clip.source, clip.generated, out), progress)
+    status, *others = handlers.run(dfi_values(clip.source, clip.generated, out), progress)
     written = sorted(out.glob("*.png"))
     assert "Cancelling" in cancel_messages[0]
     assert "abysz-msg-warning" in status
     assert "Cancelled after" in status
-    assert _is_update(frames)
+    assert all(_is_update(o) for o in others)
     assert 4 <= len(written) < 12
     assert all(read_frame(p).shape == (96, 128, 3) for p in written)
     assert not handlers.guard.busy
@@ -148,12 +148,12 @@ def test_second_click_during_a_run_is_told_a_run_is_going(handlers, clip, tmp_pa
     first.start()
     try:
         assert reached.wait(timeout=30)
-        status, frames, last_output = handlers.run(dfi_values(clip.source, clip.generated, tmp_path / "b"))
+        status, *others = handlers.run(dfi_values(clip.source, clip.generated, tmp_path / "b"))
     finally:
         release.set()
         first.join(timeout=60)
     assert "already going" in status
-    assert _is_update(frames)
+    assert all(_is_update(o) for o in others)
     assert not (tmp_path / "b").exists()
     assert "12 of 12" in first_result[0][0]
 
@@ -170,6 +170,6 @@ def test_a_run_after_a_cancelled_one_resumes_and_finishes(handlers, clip, tmp_pa
             handlers.cancel()
 
     handlers.run(dfi_values(clip.source, clip.generated, out), cancel_at_3)
-    status, _, _ = handlers.run(dfi_values(clip.source, clip.generated, out))
+    status, *_ = handlers.run(dfi_values(clip.source, clip.generated, out))
     assert "12 of 12" in status
     assert "Resumed after frame" in status

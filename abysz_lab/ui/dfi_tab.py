@@ -86,17 +86,13 @@ def summary_html(summary: RunSummary) -> str:
     return common.message("DFI finished.", "ok") + f'<table class="abysz-figures">{cells}</table>' + warnings
 
 
-def result_frames(summary: RunSummary) -> list[tuple[Any, str]]:
-    """First and last output frames, for the result gallery."""
+def first_and_last_frames(summary: RunSummary) -> tuple[Any, Any]:
+    """The first and last output frames of a run, ready for two gr.Image outputs (None when absent)."""
     if not summary.written or not summary.outputs:
-        return []
-    picks = [(0, "First output frame")]
-    if summary.written > 1:
-        picks.append((summary.written - 1, "Last output frame"))
-    return [
-        (common.to_display(read_frame(summary.outputs[i])), f"{caption}: {summary.outputs[i].name}")
-        for i, caption in picks
-    ]
+        return None, None
+    first = common.to_display(read_frame(summary.outputs[0]))
+    last = common.to_display(read_frame(summary.outputs[summary.written - 1])) if summary.written > 1 else None
+    return first, last
 
 
 # --- what the buttons call -------------------------------------------------------------------------
@@ -131,8 +127,8 @@ class DFIHandlers:
         )
         return gallery, common.message(text)
 
-    def run(self, values: Mapping[str, Any], progress: Callable[..., Any] | None = None) -> tuple[str, Any, Any]:
-        """Run DFI on the folders: (status/figures HTML, first/last output frames, output folder)."""
+    def run(self, values: Mapping[str, Any], progress: Callable[..., Any] | None = None) -> tuple[str, Any, Any, Any]:
+        """Run DFI on the folders: (status/figures HTML, first output frame, last output frame, output folder)."""
         try:
             params = common.params_from_values(DFIParams, values)
             source = folder_value(values.get("source"), "source frames")
@@ -152,8 +148,8 @@ class DFIHandlers:
                     cancel=token,
                 )
         except AbyszError as exc:
-            return common.error_message(exc), gr.update(), gr.update()
-        return summary_html(summary), result_frames(summary), str(summary.output)
+            return common.error_message(exc), gr.update(), gr.update(), gr.update()
+        return summary_html(summary), *first_and_last_frames(summary), str(summary.output)
 
     def cancel(self) -> str:
         """Ask the running DFI to stop after its current frame."""
@@ -259,14 +255,21 @@ def build(ctx: TabContext) -> DFIHandlers:
             elem_classes=["abysz-send-img2img"],
         )
     status = compat.component(gr.HTML, value="", elem_id="abysz_dfi_status")
-    result_gallery = compat.component(
-        gr.Gallery,
-        label="DFI first and last output frames",
-        columns=2,
-        height="auto",
-        object_fit="contain",
-        elem_id="abysz_dfi_result_gallery",
-    )
+    with gr.Row(elem_id="abysz_dfi_result_row"):
+        first_frame = compat.component(
+            gr.Image,
+            label="DFI first output frame",
+            type="numpy",
+            interactive=False,
+            elem_id="abysz_dfi_first_frame",
+        )
+        last_frame = compat.component(
+            gr.Image,
+            label="DFI last output frame",
+            type="numpy",
+            interactive=False,
+            elem_id="abysz_dfi_last_frame",
+        )
     last_output = compat.component(
         tb,
         label="DFI last output folder",
@@ -282,12 +285,16 @@ def build(ctx: TabContext) -> DFIHandlers:
         return handlers.preview(dict(zip(names, values, strict=True)))
 
     # gradio injects gr.Progress by a positional parameter's default: it has to come before *values.
-    def on_run(progress=gr.Progress(), *values: Any) -> tuple[str, Any, Any]:  # noqa: B008
+    def on_run(progress=gr.Progress(), *values: Any) -> tuple[str, Any, Any, Any]:  # noqa: B008
         return handlers.run(dict(zip(names, values, strict=True)), progress)
 
     compat.on(preview_button.click, on_preview, inputs=components, outputs=[preview_gallery, status], unlimited=True)
     compat.on(
-        run_button.click, on_run, inputs=components, outputs=[status, result_gallery, last_output], unlimited=True
+        run_button.click,
+        on_run,
+        inputs=components,
+        outputs=[status, first_frame, last_frame, last_output],
+        unlimited=True,
     )
     compat.on(cancel_button.click, handlers.cancel, inputs=[], outputs=[status], queue=False)
     return handlers
