@@ -7,102 +7,42 @@ checks the result. Screenshots go to test-output/browser-gradio-<version>/.
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import os
 import re
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from ui_support import REPO, needs_gradio
+from ui_support import chromium_page, free_port, needs_browser, needs_gradio, screenshot_folder, serving
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DEMO_FRAMES = 60
 
-pytestmark = [
-    pytest.mark.ui,
-    pytest.mark.browser,
-    needs_gradio,
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="playwright (python) is not installed"),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no chromium at {CHROMIUM} (apt install chromium)"),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = [pytest.mark.ui, needs_gradio, *needs_browser]
 
 
 @pytest.fixture(scope="module")
 def shots() -> Path:
-    import gradio
-
-    folder = REPO / "test-output" / f"browser-gradio-{gradio.__version__}"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return screenshot_folder()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The standalone UI with the demo clip, in a subprocess; yields (url, demo folder)."""
     work = tmp_path_factory.mktemp("ui")
-    port = _free_port()
-    log_path = work / "server.log"
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False")
+    port = free_port()
     command = [sys.executable, "-m", "abysz_lab", "ui", "--port", str(port), "--demo"]
     command += ["--demo-dir", str(work / "demo"), "--demo-frames", str(DEMO_FRAMES)]
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the UI exited with {proc.returncode}:\n{log_path.read_text()}")
-            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"the UI did not answer within 120 s:\n{log_path.read_text()}")
-            time.sleep(0.5)
+    with serving(command, work / "server.log", url):
         yield url, work / "demo"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture
 def page(server):
-    from playwright.sync_api import sync_playwright
-
     url, _ = server
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(url)
-            page.wait_for_selector("#abysz_dfi_run", timeout=60_000)
-            yield page
-        finally:
-            browser.close()
+    with chromium_page(url) as page:
+        page.wait_for_selector("#abysz_dfi_run", timeout=60_000)
+        yield page
 
 
 def _fill(page, elem_id: str, text) -> None:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
+import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,3 +54,80 @@ def forget_standin_modules() -> None:
     for name in list(sys.modules):
         if name in {"modules", "launch", "abysz_tab.py"} or name.startswith("modules."):
             del sys.modules[name]
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+needs_browser = [
+    pytest.mark.browser,
+    pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="playwright (python) is not installed"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no chromium at {CHROMIUM} (apt install chromium)"),
+]
+
+
+def free_port() -> int:
+    """A localhost port nobody listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(command: list[str], log_path: Path, url: str, timeout: float = 120) -> Iterator[subprocess.Popen]:
+    """Run a web server subprocess until ``url`` answers 200; stop it afterwards."""
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", PYTHONPATH=str(REPO))
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the server exited with {proc.returncode}:\n{log_path.read_text()}")
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    break
+            if time.monotonic() > deadline:
+                pytest.fail(f"the server did not answer within {timeout} s:\n{log_path.read_text()}")
+            time.sleep(0.5)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextlib.contextmanager
+def chromium_page(url: str) -> Iterator:
+    """A Playwright page in Debian's chromium, opened at ``url``."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url)
+            yield page
+        finally:
+            browser.close()
+
+
+def screenshot_folder() -> Path:
+    """test-output/browser-gradio-<version>/ (gitignored)."""
+    import gradio
+
+    folder = REPO / "test-output" / f"browser-gradio-{gradio.__version__}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
