@@ -49,29 +49,27 @@
         return Boolean(input && output && !input.disabled && !output.disabled);
     }
 
-    function clickTabButton(container, label, fallbackIndex) {
+    function tabButton(container, label, fallbackIndex) {
         if (!container) {
-            return false;
+            return null;
         }
         var buttons = container.querySelectorAll(".tab-nav button, [role=tablist] button");
         for (var i = 0; i < buttons.length; i++) {
             if (buttons[i].textContent.trim() === label) {
-                buttons[i].click();
-                return true;
+                return buttons[i];
             }
         }
-        if (fallbackIndex !== null && buttons[fallbackIndex]) {
-            buttons[fallbackIndex].click();
-            return true;
-        }
-        return false;
+        return fallbackIndex !== null && buttons[fallbackIndex] ? buttons[fallbackIndex] : null;
     }
 
-    function selectBatchFromDirectory() {
-        // A1111 1.10 ignores the directory fields unless the "From directory" sub-tab was selected.
+    function isSelected(button) {
+        return button.classList.contains("selected") || button.getAttribute("aria-selected") === "true";
+    }
+
+    function batchFromDirectoryButton() {
         var panel = root().querySelector("#img2img_batch_from_dir_tab");
         var tabs = panel ? panel.closest(".tabs") || panel.parentElement : null;
-        return clickTabButton(tabs, "From directory", 1);
+        return tabButton(tabs, "From directory", 1);
     }
 
     function controlNetUnit0BatchDir() {
@@ -81,7 +79,6 @@
 
     function fillFields(output, source) {
         var filled = [];
-        selectBatchFromDirectory();
         setText(textField("img2img_batch_input_dir"), output);
         setText(textField("img2img_batch_output_dir"), siblingFolder(output, PASS2_SUFFIX));
         filled.push("img2img batch input: " + output, "img2img batch output: " + siblingFolder(output, PASS2_SUFFIX));
@@ -107,11 +104,28 @@
         if (typeof switch_to_img2img === "function") {
             switch_to_img2img();
         }
-        clickTabButton(root().querySelector("#mode_img2img"), "Batch", null);
-        // Let Gradio show the Batch tab before its sub-tab is clicked and its fields are filled.
-        setTimeout(function () {
-            fillFields(output, source);
-        }, 150);
+        // Gradio shows a tab's content a moment after its button is clicked: click through img2img ->
+        // Batch -> "From directory" (A1111 1.10 ignores the directory fields unless that sub-tab was
+        // selected, through its select event), then fill the fields.
+        var tries = 0;
+        (function step() {
+            tries += 1;
+            var batch = tabButton(root().querySelector("#mode_img2img"), "Batch", null);
+            if (batch && !isSelected(batch)) {
+                batch.click();
+            }
+            var fromDirectory = batchFromDirectoryButton();
+            if (fromDirectory && !isSelected(fromDirectory)) {
+                fromDirectory.click();
+            }
+            if (fromDirectory && isSelected(fromDirectory)) {
+                fillFields(output, source);
+            } else if (tries < 40) {
+                setTimeout(step, 100);
+            } else {
+                alert("Abysz LAB: could not open img2img > Batch > From directory; fill the folders by hand.");
+            }
+        })();
     }
 
     function showSendButtonWhereUsable() {

@@ -38,7 +38,7 @@ def on_ui_tabs() -> list[tuple[object, str, str]]:
     from abysz_lab.ui import TAB_ELEM_ID, apply_magick_home, build_ui, settings_from_host, settings_options
 
     saved = {o.name: getattr(shared.opts, o.key, o.default) for o in settings_options()}
-    settings = settings_from_host(saved, in_webui=True, extension_root=EXTENSION_ROOT)
+    settings = settings_from_host(saved, in_webui=True)
     note = apply_magick_home(settings.magick_home)
     if note:
         print(note)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import time
 
 import pytest
 from ui_support import REPO, STANDIN, chromium_page, free_port, needs_browser, needs_gradio, screenshot_folder, serving
@@ -42,11 +43,18 @@ def _page_with_extension_js(url, load_times: int = 1):
         yield page
 
 
-def _received(page) -> dict:
-    page.click("#standin_check")
+def _received(page, expected_mode: str = "from dir", timeout_s: float = 20) -> dict:
+    """What img2img's Python side receives; asks again while the sub-tab's select event is still on its way."""
     box = page.locator("#standin_received textarea")
-    page.wait_for_function("document.querySelector('#standin_received textarea').value.length > 0", timeout=30_000)
-    return json.loads(box.input_value())
+    deadline = time.monotonic() + timeout_s
+    while True:
+        page.evaluate("document.querySelector('#standin_received textarea').value = ''")
+        page.click("#standin_check")
+        page.wait_for_function("document.querySelector('#standin_received textarea').value.length > 0")
+        received = json.loads(box.input_value())
+        if received["mode"] == expected_mode or time.monotonic() > deadline:
+            return received
+        page.wait_for_timeout(250)
 
 
 def _open_abysz_tab(page) -> None:

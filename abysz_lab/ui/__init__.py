@@ -5,7 +5,8 @@ inside their ``gr.Tab``. Adding one is one line in :data:`SUBTABS`::
 
     SubTab("Tools", "abysz_tools_tab", "abysz_lab.ui.tools_tab"),
 
-Everything here imports gradio; the processing modules never do.
+Only the ``abysz_lab.ui`` package imports gradio (lazily here, so the CLI and
+the A1111 settings callback stay light); the processing modules never do.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,6 @@ class UISettings:
     source: str = ""  # pre-filled folders (standalone --demo)
     generated: str = ""
     output: str = ""
-    extension_root: str = ""
 
     def __post_init__(self) -> None:
         prm.validate(self)
@@ -145,7 +145,6 @@ class TabContext:
 
     settings: UISettings
     subtab: SubTab
-    extras: dict[str, Any] = field(default_factory=dict)  # room for cross-tab wiring later
 
 
 def build_ui(settings: UISettings | None = None, *, subtabs: list[SubTab] | None = None) -> Any:
