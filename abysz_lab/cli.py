@@ -417,9 +417,68 @@ def _run_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- ui -------------------------------------------------------------------------------------
+
+
+def _add_ui(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "ui",
+        help="serve the Abysz LAB web UI (the A1111 tab, standalone; needs gradio)",
+        description="Serve the same UI as the A1111/Forge tab in your browser. Only this machine can reach it "
+        "unless --listen is given.",
+    )
+    p.add_argument("--port", type=int, default=None, help="port to serve on (default: gradio's, 7860 or the next free)")
+    p.add_argument("--listen", action="store_true", help="listen on every network interface, not only 127.0.0.1")
+    p.add_argument("--demo", action="store_true", help="make the demo clip and pre-fill the folders with it")
+    p.add_argument(
+        "--demo-dir", default=str(DEFAULT_DEMO_DIR), help="where --demo puts the clip (default: ./abysz_demo)"
+    )
+    p.add_argument("--demo-frames", type=int, default=36, help="length of the --demo clip in frames (default: 36)")
+    p.set_defaults(handler=_run_ui)
+
+
+def _run_ui(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from abysz_lab.errors import InputError, MissingDependencyError
+
+    if importlib.util.find_spec("gradio") is None:
+        msg = "The web UI needs gradio: pip install 'gradio>=3.41.2' (or use the A1111/Forge tab)."
+        raise MissingDependencyError(msg)
+    from abysz_lab.ui import UISettings, launch_standalone
+
+    settings = UISettings()
+    if args.demo:
+        from abysz_lab.demo import make_demo_clip
+
+        if args.demo_frames < 2:
+            msg = f"--demo-frames must be at least 2, got {args.demo_frames}."
+            raise InputError(msg)
+        clip = make_demo_clip(args.demo_dir, frames=args.demo_frames)
+        print(f"Demo clip: {clip.frames} frames in {clip.source} (original) and {clip.generated} (flickering).")
+        settings = UISettings(
+            source=str(clip.source.resolve()),
+            generated=str(clip.generated.resolve()),
+            output=str((clip.root / "stabilised").resolve()),
+        )
+    host = "0.0.0.0" if args.listen else "127.0.0.1"  # every interface only when asked
+    launch_standalone(settings, host=host, port=args.port)
+    return 0
+
+
 # --- entry point ----------------------------------------------------------------------------
 
-COMMANDS = [_add_dfi, _add_deflicker, _add_extract, _add_assemble, _add_compare, _add_fuse, _add_analyze, _add_demo]
+COMMANDS = [
+    _add_ui,
+    _add_dfi,
+    _add_deflicker,
+    _add_extract,
+    _add_assemble,
+    _add_compare,
+    _add_fuse,
+    _add_analyze,
+    _add_demo,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,199 @@
+"""What every Abysz LAB sub-tab shares: widgets from ParamSpec, the run guard, progress, messages.
+
+Sub-tabs build their parameter controls with :func:`param_widgets` (ranges,
+defaults and help come from the dataclass, never written again here), run long
+jobs inside :meth:`RunGuard.run` (one run at a time per tab, with a cancel
+token), report progress through :func:`progress_callback`, and turn
+:class:`~abysz_lab.errors.AbyszError` into a visible message with
+:func:`message`.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import cv2
+import gradio as gr
+import numpy as np
+
+from abysz_lab import params as prm
+from abysz_lab.errors import AbyszError, Cancelled
+from abysz_lab.jobs import CancelToken, Progress, ProgressCallback
+from abysz_lab.ui import compat
+
+ELEM_PREFIXES = ("abysz_", "abysz-")
+
+
+# --- widgets from parameter specs -----------------------------------------------------------
+
+
+def help_text(spec: prm.ParamSpec) -> str:
+    """The help shown under a control, naming the original extension's control so its users find it."""
+    if spec.original:
+        return f"{spec.help} (Original: {spec.original}.)"
+    return spec.help
+
+
+def param_widget(spec: prm.ParamSpec, *, elem_prefix: str, label_prefix: str = "") -> Any:
+    """One gradio control for one parameter: Checkbox, Dropdown, Slider, Number or Textbox."""
+    common = {
+        "label": f"{label_prefix}{spec.label}",
+        "info": help_text(spec),
+        "elem_id": f"{elem_prefix}_{spec.name}",
+        "interactive": True,
+    }
+    if spec.kind is bool:
+        return compat.component(gr.Checkbox, value=bool(spec.default), **common)
+    if spec.choices is not None:
+        return compat.component(gr.Dropdown, choices=list(spec.choices), value=spec.default, **common)
+    if spec.kind in (int, float) and spec.minimum is not None and spec.maximum is not None:
+        step = spec.step if spec.step is not None else (1 if spec.kind is int else (spec.maximum - spec.minimum) / 100)
+        return compat.component(
+            gr.Slider, minimum=spec.minimum, maximum=spec.maximum, step=step, value=spec.default, **common
+        )
+    if spec.kind in (int, float):
+        return compat.component(gr.Number, value=spec.default, precision=0 if spec.kind is int else None, **common)
+    return compat.component(gr.Textbox, value=str(spec.default), **common)
+
+
+def param_widgets(cls: type, *, elem_prefix: str, label_prefix: str = "") -> dict[str, Any]:
+    """A control per declared field of ``cls``, keyed by field name, in declaration order.
+
+    Call it inside the layout (Row/Column) where the controls should appear.
+    """
+    return {s.name: param_widget(s, elem_prefix=elem_prefix, label_prefix=label_prefix) for s in prm.specs(cls)}
+
+
+def params_from_values(cls: type, values: Mapping[str, Any]) -> Any:
+    """Build ``cls`` from the values of its controls (extra keys ignored); raises InputError."""
+    names = {s.name for s in prm.specs(cls)}
+    return prm.from_mapping(cls, {k: v for k, v in values.items() if k in names})
+
+
+# --- one run at a time ------------------------------------------------------------------------
+
+
+class RunInProgressError(AbyszError):
+    """A second run was asked for while one is still going in the same tab."""
+
+
+class RunGuard:
+    """One long run at a time for one sub-tab, shared by every browser session.
+
+    A1111 runs event handlers concurrently (``queue(64)``), so without this a
+    second click would start a second run writing into the same folder.
+    """
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._lock = threading.Lock()
+        self._token: CancelToken | None = None
+        self._started = ""
+
+    @property
+    def busy(self) -> bool:
+        """True while a run holds the guard."""
+        return self._lock.locked()
+
+    @contextmanager
+    def run(self) -> Iterator[CancelToken]:
+        """Hold the guard for one run and hand out its cancel token; raise RunInProgressError if taken."""
+        if not self._lock.acquire(blocking=False):
+            msg = (
+                f"A {self.what} run is already going in this tab (started at {self._started}). "
+                "Wait for it to finish, or press Cancel and start again."
+            )
+            raise RunInProgressError(msg)
+        token = CancelToken()
+        self._token = token
+        self._started = time.strftime("%H:%M:%S")
+        try:
+            yield token
+        finally:
+            self._token = None
+            self._lock.release()
+
+    def cancel(self) -> bool:
+        """Ask the current run to stop after its current frame; False when nothing is running."""
+        token = self._token
+        if token is None:
+            return False
+        token.cancel()
+        return True
+
+
+# --- progress and messages ----------------------------------------------------------------------
+
+
+def progress_callback(progress: Callable[..., Any] | None, *, what: str, unit: str = "frames") -> ProgressCallback:
+    """Adapt a ``gr.Progress`` (or any callable with its signature) to a jobs.ProgressCallback."""
+
+    def update(p: Progress) -> None:
+        if progress is None:
+            return
+        desc = f"{what}: {p.message}" if p.message else what
+        progress((p.done, p.total), desc=desc, unit=unit)
+
+    return update
+
+
+def message(text: str, kind: str = "info") -> str:
+    """An HTML status line (``kind``: info, ok, warning, error) for a gr.HTML status box."""
+    return f'<div class="abysz-msg abysz-msg-{kind}">{html.escape(text)}</div>'
+
+
+def error_message(exc: AbyszError) -> str:
+    """The visible message for an error a handler caught: a warning for cancel/busy, an error otherwise."""
+    kind = "warning" if isinstance(exc, (Cancelled, RunInProgressError)) else "error"
+    return message(str(exc), kind)
+
+
+def to_display(image_bgr: np.ndarray, max_side: int = 768) -> np.ndarray:
+    """An RGB copy of an OpenCV frame for gr.Gallery/gr.Image, shrunk to ``max_side`` at most.
+
+    Arrays rather than file paths: gradio 4 refuses to serve files outside its
+    allowed folders, and the user's output folder can be anywhere.
+    """
+    h, w = image_bgr.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale < 1.0:
+        image_bgr = cv2.resize(image_bgr, (max(1, round(w * scale)), max(1, round(h * scale))), cv2.INTER_AREA)
+    if image_bgr.ndim == 2:
+        return cv2.cvtColor(image_bgr, cv2.COLOR_GRAY2RGB)
+    return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+
+
+# --- checks over a built tab ------------------------------------------------------------------------
+
+
+def config_key(block: Any) -> str | None:
+    """The name A1111's ui-config.json files a component under (its label, or a button's text)."""
+    if compat.is_layout(block):
+        return None
+    if compat.is_button(block):
+        return str(block.value) if block.value is not None else None
+    label = getattr(block, "label", None)
+    return str(label) if label else None
+
+
+def duplicate_labels(blocks: gr.Blocks) -> list[str]:
+    """Labels (and button texts) used by more than one component of ``blocks``."""
+    counts = Counter(key for b in compat.iter_components(blocks) if (key := config_key(b)) is not None)
+    return sorted(k for k, n in counts.items() if n > 1)
+
+
+def check_unique_labels(blocks: gr.Blocks) -> None:
+    """Raise ValueError when two components share a label: A1111 would file their saved values together."""
+    dupes = duplicate_labels(blocks)
+    if dupes:
+        msg = (
+            f"Abysz LAB tab: these labels are used by more than one component: {', '.join(dupes)}. "
+            "A1111's ui-config.json keys saved values by tab and label, so each must be unique in the tab."
+        )
+        raise ValueError(msg)

@@ -1,0 +1,78 @@
+"""scripts/abysz_tab.py loaded the way A1111 loads extension scripts, against a stand-in of its modules."""
+
+from __future__ import annotations
+
+import pytest
+from ui_support import REPO, STANDIN, forget_standin_modules, needs_gradio
+
+pytestmark = [pytest.mark.ui, needs_gradio]
+
+
+@pytest.fixture
+def webui(monkeypatch, tmp_path):
+    """The stand-in's modules on sys.path, a fresh callback registry, and the extension's scripts loaded."""
+    monkeypatch.chdir(tmp_path)  # the "WebUI root"
+    monkeypatch.syspath_prepend(str(STANDIN))
+    forget_standin_modules()
+    from modules import script_callbacks, scripts, shared
+
+    loaded = scripts.load_extension_scripts(str(REPO))
+    yield script_callbacks, scripts, shared, loaded
+    forget_standin_modules()
+
+
+def test_only_the_entry_script_is_loaded(webui):
+    *_, loaded = webui
+    assert [m.__name__ for m in loaded] == ["abysz_tab.py"]
+
+
+def test_basedir_is_captured_while_the_script_is_imported(webui):
+    _, scripts, _, loaded = webui
+    captured = loaded[0].EXTENSION_ROOT
+    assert captured == str(REPO)
+    assert scripts.basedir() != str(REPO)  # only right during the import
+
+
+def test_one_tab_and_one_settings_callback_are_registered(webui):
+    script_callbacks, *_ = webui
+    assert len(script_callbacks.callback_map["callbacks_ui_tabs"]) == 1
+    assert len(script_callbacks.callback_map["callbacks_ui_settings"]) == 1
+
+
+def test_settings_appear_in_the_abysz_lab_section(webui):
+    script_callbacks, _, shared, _ = webui
+    script_callbacks.ui_settings_callback()
+    ours = {k: v for k, v in shared.opts.data_labels.items() if k.startswith("abysz_lab_")}
+    assert set(ours) == {"abysz_lab_output_root", "abysz_lab_preview_frames", "abysz_lab_magick_home"}
+    assert {v.section for v in ours.values()} == {("abysz_lab", "Abysz LAB")}
+    assert shared.opts.abysz_lab_preview_frames == 4
+
+
+def test_the_tab_is_a_blocks_titled_abysz_lab(webui):
+    import gradio as gr
+
+    script_callbacks, _, shared, _ = webui
+    script_callbacks.ui_settings_callback()
+    [(blocks, title, elem_id)] = script_callbacks.ui_tabs_callback()
+    assert isinstance(blocks, gr.Blocks)
+    assert (title, elem_id) == ("Abysz LAB", "abysz_lab")
+
+
+def test_saved_settings_reach_the_tab(webui):
+    from abysz_lab.ui import common, compat
+
+    script_callbacks, _, shared, _ = webui
+    script_callbacks.ui_settings_callback()
+    shared.opts.abysz_lab_preview_frames = 7
+    [(blocks, _, _)] = script_callbacks.ui_tabs_callback()
+    box = next(b for b in compat.iter_components(blocks) if common.config_key(b) == "DFI preview frame numbers")
+    assert "7 frames" in box.placeholder
+    send = next(b for b in compat.iter_components(blocks) if getattr(b, "elem_id", "") == "abysz_dfi_send_img2img")
+    assert send.visible
+
+
+def test_reload_ui_registers_the_callbacks_again(webui):
+    script_callbacks, scripts, *_ = webui
+    script_callbacks.clear_callbacks()
+    scripts.load_extension_scripts(str(REPO))
+    assert len(script_callbacks.callback_map["callbacks_ui_tabs"]) == 1
