@@ -35,7 +35,16 @@ from abysz_lab.frames import (
     read_ahead,
     read_frame,
 )
-from abysz_lab.jobs import CancelToken, ProgressCallback, RunRecord, RunSummary, check_name_collisions, report
+from abysz_lab.jobs import (
+    CancelToken,
+    Checkpoint,
+    ProgressCallback,
+    RunRecord,
+    RunSummary,
+    check_name_collisions,
+    report,
+    resume_point,
+)
 
 HELD = 255  # mask value of a pixel that carries the previous output unchanged
 
@@ -367,13 +376,7 @@ def run_dfi(
     }
     record = RunRecord(output, "dfi", identity)
     check_name_collisions(output, [p.name for p in out_paths], record, overwrite=overwrite)
-    if record.differs_from_previous():
-        warnings.append("This output folder holds a DFI run with other parameters or inputs: starting over.")
-    done = record.load_resumable() if resume else 0
-    done = min(done, total)
-    if done and not all(p.exists() for p in out_paths[:done]):
-        warnings.append("Some frames of the previous run are missing from the output folder: starting over.")
-        done = 0
+    done = resume_point(record, out_paths, resume=resume, warnings=warnings)
     resumed_from = done
 
     report(progress, done, total, start, "Starting")
@@ -384,22 +387,12 @@ def run_dfi(
         src, prev_out = _read_pair(sources[done - 1], out_paths[done - 1], params.map_denoise)
         first_size = (prev_out.shape[1], prev_out.shape[0])
         state = start_state(src, prev_out, step_index=done - 1)
-
-    written = done
-    last_saved = time.perf_counter()
-
-    def on_written(index: int) -> None:
-        nonlocal written, last_saved
-        written = index + 1
-        now = time.perf_counter()
-        if now - last_saved > 0.5:
-            record.save(written)
-            last_saved = now
+    checkpoint = Checkpoint(record, total, done)
 
     cancelled = False
     try:
         with (
-            WriteBehind(workers=workers, depth=workers + 2, on_written=on_written) as writer,
+            WriteBehind(workers=workers, depth=workers + 2, on_written=checkpoint.on_written) as writer,
             contextlib.closing(
                 read_ahead(
                     lambda i: _read_pair(sources[i], generated[i], params.map_denoise),
@@ -424,7 +417,8 @@ def run_dfi(
                 writer.submit(index, out_paths[index], out)
                 report(progress, index + 1, total, start, generated[index].name)
     finally:
-        record.save(written, finished=written == total)
+        checkpoint.close()
+    written = checkpoint.written
     if cancelled:
         cancel.raise_if_cancelled(written, total)
 

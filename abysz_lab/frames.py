@@ -294,6 +294,7 @@ class WriteBehind:
                 try:
                     self._retire_oldest()
                 except Exception:
+                    # Already failing: keep the first error, but still wait for every other write.
                     if exc_type is None:
                         raise
         finally:

@@ -139,6 +139,49 @@ class RunRecord:
         write_bytes_atomic(self.path, json.dumps(payload, indent=1, sort_keys=True).encode("utf-8"))
 
 
+def resume_point(record: RunRecord, out_paths: Sequence[Path], *, resume: bool, warnings: list[str]) -> int:
+    """How many frames an identical, interrupted earlier run left whole (0 = start over).
+
+    Appends to ``warnings`` why an earlier run in the folder is not continued.
+    """
+    if record.differs_from_previous():
+        warnings.append(
+            f"This output folder holds a {record.operation} run with other settings or inputs: starting over."
+        )
+    done = min(record.load_resumable() if resume else 0, len(out_paths))
+    if done and not all(p.exists() for p in out_paths[:done]):
+        warnings.append("Some frames of the previous run are missing from the output folder: starting over.")
+        done = 0
+    return done
+
+
+class Checkpoint:
+    """Counts the frames that are whole on disk and keeps the resume record up to date.
+
+    Pass :meth:`on_written` to :class:`~abysz_lab.frames.WriteBehind`; the record
+    is saved at most twice a second while running, and by :meth:`close` at the end.
+    """
+
+    def __init__(self, record: RunRecord, total: int, done: int = 0, *, interval_s: float = 0.5) -> None:
+        self.record = record
+        self.total = total
+        self.written = done
+        self._interval = interval_s
+        self._last_save = time.perf_counter()
+
+    def on_written(self, index: int) -> None:
+        """Frame ``index`` (and every one before it) is on disk."""
+        self.written = index + 1
+        now = time.perf_counter()
+        if now - self._last_save > self._interval:
+            self.record.save(self.written)
+            self._last_save = now
+
+    def close(self) -> None:
+        """Save the final count, marking the run finished when every frame is written."""
+        self.record.save(self.written, finished=self.written == self.total)
+
+
 def check_name_collisions(output: Path, names: Sequence[str], record: RunRecord, *, overwrite: bool) -> None:
     """Refuse to overwrite files in ``output`` that an earlier Abysz LAB run did not write.
 

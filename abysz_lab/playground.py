@@ -51,7 +51,16 @@ from abysz_lab.frames import (
     read_frame,
     write_bytes_atomic,
 )
-from abysz_lab.jobs import CancelToken, ProgressCallback, RunRecord, RunSummary, check_name_collisions, report
+from abysz_lab.jobs import (
+    CancelToken,
+    Checkpoint,
+    ProgressCallback,
+    RunRecord,
+    RunSummary,
+    check_name_collisions,
+    report,
+    resume_point,
+)
 
 ENGINES = ("auto", "wand", "numpy")
 STRENGTH = "strength"  # a step amount (or the preset's mix) bound to the strength control
@@ -1254,26 +1263,12 @@ def apply_preset(
     }
     record = RunRecord(output, "deflicker", identity)
     check_name_collisions(output, [p.name for p in out_paths], record, overwrite=overwrite)
-    if record.differs_from_previous():
-        warnings.append("This output folder holds a deflicker run with other settings or inputs: starting over.")
-    done = min(record.load_resumable() if resume else 0, total)
-    if done and not all(p.exists() for p in out_paths[:done]):
-        warnings.append("Some frames of the previous run are missing from the output folder: starting over.")
-        done = 0
+    done = resume_point(record, out_paths, resume=resume, warnings=warnings)
     resumed_from = done
 
     report(progress, done, total, start, "Starting")
     cancel = cancel or CancelToken()
-    written = done
-    last_saved = time.perf_counter()
-
-    def on_written(index: int) -> None:
-        nonlocal written, last_saved
-        written = index + 1
-        now = time.perf_counter()
-        if now - last_saved > 0.5:
-            record.save(written)
-            last_saved = now
+    checkpoint = Checkpoint(record, total, done)
 
     cancelled = False
     try:
@@ -1283,7 +1278,7 @@ def apply_preset(
             first = max(0, done - chain.lookback)
             reader = _sized_reader(listing.frames, range(first, total), workers=workers)
             with (
-                WriteBehind(workers=workers, depth=workers + 2, on_written=on_written) as writer,
+                WriteBehind(workers=workers, depth=workers + 2, on_written=checkpoint.on_written) as writer,
                 contextlib.closing(run_chain(chain, chosen.engine, reader)) as results,
             ):
                 for index, out in results:
@@ -1295,7 +1290,8 @@ def apply_preset(
                     writer.submit(index, out_paths[index], out)
                     report(progress, index + 1, total, start, listing.frames[index].name)
     finally:
-        record.save(written, finished=written == total)
+        checkpoint.close()
+    written = checkpoint.written
     if cancelled:
         cancel.raise_if_cancelled(written, total)
 

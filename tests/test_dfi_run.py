@@ -252,7 +252,7 @@ def test_changed_parameters_start_over_and_say_so(still_clip, tmp_path):
     run_dfi(source, generated, out)
     again = run_dfi(source, generated, out, DFIParams(tolerance=8))
     assert again.resumed_from == 0
-    assert any("other parameters" in w for w in again.warnings)
+    assert any("dfi run with other settings" in w for w in again.warnings)
 
 
 def test_finished_run_is_not_redone(still_clip, tmp_path):
