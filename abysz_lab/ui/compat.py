@@ -105,6 +105,11 @@ class ServedFiles:
         self._folder: Path | None = None  # made on first use: no folders at import or build time
         self._latest: dict[str, Path] = {}
 
+    @property
+    def folder(self) -> Path | None:
+        """The temporary folder of the copies (None until the first one)."""
+        return self._folder
+
     def serve(self, path: str | os.PathLike[str], slot: str) -> str:
         """Return a servable path to a copy of ``path``, replacing this slot's previous copy."""
         source = Path(path)
