@@ -178,11 +178,13 @@ def test_assemble_writes_an_h264_mp4_and_returns_a_served_copy_gradio_accepts(ha
     assert (info.codec, info.width, info.height) == ("h264", 128, 96)
     assert "Assemble MP4 finished" in status
     assert "12 of 12" in status
-    assert gif is None
-    assert Path(shown) != out
-    assert Path(shown).read_bytes() == out.read_bytes()
-    assert Path(shown).resolve().is_relative_to(Path(tempfile.gettempdir()).resolve())
-    assert gr.Video().postprocess(shown) is not None
+    assert not gif["visible"]
+    assert shown["visible"]
+    served = Path(shown["value"])
+    assert served != out
+    assert served.read_bytes() == out.read_bytes()
+    assert served.resolve().is_relative_to(Path(tempfile.gettempdir()).resolve())
+    assert gr.Video().postprocess(str(served)) is not None
 
 
 def test_assemble_with_no_output_file_writes_beside_the_frames_folder(handlers, clip):
@@ -194,9 +196,10 @@ def test_assemble_a_gif_shows_it_as_an_image_and_no_video(handlers, clip, tmp_pa
     out = tmp_path / "loop.gif"
     status, shown, gif = handlers.assemble(assemble_values(frames=clip.generated, output=out))
     assert "Assemble GIF finished" in status
-    assert shown is None
-    assert Path(gif).suffix == ".gif"
-    assert Path(gif).read_bytes()[:6] == b"GIF89a"
+    assert not shown["visible"]
+    assert gif["visible"]
+    assert Path(gif["value"]).suffix == ".gif"
+    assert Path(gif["value"]).read_bytes()[:6] == b"GIF89a"
 
 
 def test_assemble_never_replaces_an_existing_file_without_the_overwrite_box(handlers, clip, tmp_path):
@@ -214,8 +217,8 @@ def test_assemble_never_replaces_an_existing_file_without_the_overwrite_box(hand
 def test_a_new_video_replaces_the_previous_served_copy_and_keeps_the_users_file(handlers, clip, tmp_path):
     _, first, _ = handlers.assemble(assemble_values(frames=clip.generated, output=tmp_path / "a.mp4"))
     _, second, _ = handlers.assemble(assemble_values(frames=clip.source, output=tmp_path / "b.mp4"))
-    assert not Path(first).exists()
-    assert Path(second).is_file()
+    assert not Path(first["value"]).exists()
+    assert Path(second["value"]).is_file()
     assert (tmp_path / "a.mp4").is_file()
 
 

@@ -162,7 +162,7 @@ class ToolsHandlers:
         return figures_html(title, rows, summary.warnings), first, str(summary.output)
 
     def assemble(self, values: Mapping[str, Any], progress: Callable[..., Any] | None = None) -> tuple[str, Any, Any]:
-        """Encode a frames folder as MP4 or GIF: (status/figures HTML, MP4 to play, GIF to show)."""
+        """Encode a frames folder as MP4 or GIF: (status/figures HTML, video player update, GIF image update)."""
         try:
             params = common.params_from_values(AssembleParams, values)
             frames = common.path_from_box(values.get("frames"), "the Tools frames folder to assemble")
@@ -183,9 +183,12 @@ class ToolsHandlers:
         out = summary.output
         rows = [*run_rows(summary), ("File", str(out)), ("File size", f"{out.stat().st_size / 1e6:.2f} MB")]
         status = figures_html(f"{summary.operation} finished.", rows, summary.warnings)
+        # Show the one player that fits the file: the MP4 in the video player, a GIF as an image.
         if out.suffix.lower() == ".gif":
-            return status, None, self.served.serve(out, "assemble_gif")
-        return status, self.served.serve(out, "assemble_mp4"), None
+            gif = self.served.serve(out, "assemble_gif")
+            return status, gr.update(value=None, visible=False), gr.update(value=gif, visible=True)
+        mp4 = self.served.serve(out, "assemble_mp4")
+        return status, gr.update(value=mp4, visible=True), gr.update(value=None, visible=False)
 
     def compare(self, values: Mapping[str, Any], progress: Callable[..., Any] | None = None) -> tuple[str, Any]:
         """Write a comparison MP4 of the folders given: (status/figures HTML, MP4 to play)."""
@@ -286,7 +289,8 @@ def _status(tool: str) -> Any:
 
 def build(ctx: TabContext) -> ToolsHandlers:
     """Lay out the Tools sub-tab and wire its buttons (call inside its gr.Tab)."""
-    handlers = ToolsHandlers(ctx.settings)
+    settings = ctx.settings
+    handlers = ToolsHandlers(settings)
     gr.HTML(
         '<p class="abysz-lead">Video in, video out: take a video apart into frames for img2img, put frames back '
         "together as an MP4 (with the original sound) or a GIF, compare runs side by side, or fuse a style "
@@ -399,6 +403,7 @@ def build(ctx: TabContext) -> ToolsHandlers:
                 label="Tools assembled GIF",
                 type="filepath",
                 interactive=False,
+                visible=False,
                 elem_id="abysz_tools_assemble_gif",
             )
         _wire(
@@ -413,12 +418,14 @@ def build(ctx: TabContext) -> ToolsHandlers:
     with gr.Accordion("Compare video", open=False, elem_id="abysz_tools_compare"):
         cmp: dict[str, Any] = {}
         with gr.Row():
+            prefill = dict(zip(COMPARE_ROLES, (settings.source, settings.generated, settings.output), strict=True))
             for role in COMPARE_ROLES:
                 cmp[role] = _box(
                     role,
                     f"Tools compare {role} folder",
                     f"The {role} frames (leave empty to leave this panel out).",
                     "compare",
+                    value=prefill[role],
                 )
         cmp["output"] = _box(
             "output",
