@@ -140,3 +140,12 @@ def test_analyze_shows_summary_plot_and_heat_map(page, server, shots):
     size = page.evaluate("() => document.querySelector('#abysz_an_plot img').naturalWidth")
     assert size >= 800
     assert page.locator("#abysz_an_table").inner_text().count(".png") >= 5
+    number = page.locator("#abysz_an_heatmap_frame input[type=number]").first
+    number.fill("7")
+    number.press("Enter")
+    page.click("#abysz_an_heatmap_show")
+    page.wait_for_function(
+        "() => document.querySelector('#abysz_an_heatmap_caption').innerText.includes('frame 7 ')", timeout=60_000
+    )
+    page.locator("#abysz_an_heatmap").scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "analyze-2-heatmap-frame-7.png"), full_page=True)
