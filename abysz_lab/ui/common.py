@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -23,7 +24,7 @@ import gradio as gr
 import numpy as np
 
 from abysz_lab import params as prm
-from abysz_lab.errors import AbyszError, Cancelled
+from abysz_lab.errors import AbyszError, Cancelled, InputError
 from abysz_lab.jobs import CancelToken, Progress, ProgressCallback
 from abysz_lab.ui import compat
 
@@ -152,6 +153,15 @@ def error_message(exc: AbyszError) -> str:
     """The visible message for an error a handler caught: a warning for cancel/busy, an error otherwise."""
     kind = "warning" if isinstance(exc, (Cancelled, RunInProgressError)) else "error"
     return message(str(exc), kind)
+
+
+def path_from_box(text: str | None, what: str) -> Path:
+    """A path typed into a textbox (quotes from "copy as path" removed), or InputError asking for ``what``."""
+    text = (text or "").strip().strip('"')
+    if not text:
+        msg = f"Enter {what}."
+        raise InputError(msg)
+    return Path(text).expanduser()
 
 
 def to_display(image_bgr: np.ndarray, max_side: int = 768) -> np.ndarray:

@@ -8,9 +8,15 @@ branches on the gradio version itself.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import os
+import shutil
+import tempfile
+import time
 from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -81,3 +87,42 @@ def is_layout(block: Any) -> bool:
 def uploaded_path(file: Any) -> str:
     """Path of an uploaded gr.File value: 3.41 gives a tempfile wrapper, 4.x a str."""
     return str(getattr(file, "name", file))
+
+
+class ServedFiles:
+    """Copies of output files (videos, GIFs) in a temporary folder that every gradio version serves.
+
+    gradio 3.41 and 4.40 copy a returned file into their cache from anywhere, but
+    later 4.x releases refuse paths outside the working folder, the system temp
+    folder and ``allowed_paths`` (InvalidPathError), and the user's output can be
+    anywhere. A hard link (a copy across drives) under the system temp folder is
+    accepted by all of them. Each ``slot`` (one per video component) keeps only
+    its latest file, so the folder does not grow with every run.
+    """
+
+    def __init__(self, prefix: str = "abysz_lab_") -> None:
+        self.prefix = prefix
+        self._folder: Path | None = None  # made on first use: no folders at import or build time
+        self._latest: dict[str, Path] = {}
+
+    @property
+    def folder(self) -> Path | None:
+        """The temporary folder of the copies (None until the first one)."""
+        return self._folder
+
+    def serve(self, path: str | os.PathLike[str], slot: str) -> str:
+        """Return a servable path to a copy of ``path``, replacing this slot's previous copy."""
+        source = Path(path)
+        if self._folder is None or not self._folder.is_dir():
+            self._folder = Path(tempfile.mkdtemp(prefix=self.prefix))
+        target = self._folder / f"{slot}_{time.time_ns()}{source.suffix.lower()}"
+        try:
+            os.link(source, target)
+        except OSError:  # another drive, or a filesystem without hard links
+            shutil.copyfile(source, target)
+        previous = self._latest.get(slot)
+        self._latest[slot] = target
+        if previous is not None:
+            with contextlib.suppress(OSError):
+                previous.unlink()
+        return str(target)

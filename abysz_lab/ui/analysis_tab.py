@@ -1,0 +1,269 @@
+"""The Analyze sub-tab: flicker, fidelity and ghosting of any source / generated / output folders.
+
+One guarded run (progress, Cancel) gives the one-line summary, a per-frame
+table, the plot and the heat map of the frame with the most flicker left; the
+heat-map slider then shows any other frame without re-running. The JSON/CSV
+report is written only when a report folder is given. Handlers live on
+:class:`AnalysisHandlers` and take plain values, so tests call what the buttons call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import gradio as gr
+
+from abysz_lab.analysis import (
+    AnalysisParams,
+    AnalysisResult,
+    HeatMap,
+    analyze_folders,
+    heatmap_for_frame,
+    plot_image,
+    write_report,
+)
+from abysz_lab.errors import AbyszError, InputError
+from abysz_lab.ui import TabContext, UISettings, common, compat
+from abysz_lab.ui.tools_tab import optional_path
+
+# Per-frame table: (curve name, column header, format).
+TABLE_COLUMNS = (
+    ("flicker_generated", "flicker generated", ".2f"),
+    ("flicker_output", "flicker output", ".2f"),
+    ("static_flicker_generated", "still-px flicker generated", ".2f"),
+    ("static_flicker_output", "still-px flicker output", ".2f"),
+    ("psnr_db", "PSNR dB", ".1f"),
+    ("ssim", "SSIM", ".3f"),
+    ("ghosting_pct", "ghosting %", ".2f"),
+    ("luma_generated", "luma generated", ".1f"),
+    ("luma_output", "luma output", ".1f"),
+    ("stable_pct", "source still %", ".1f"),
+)
+TABLE_HEADERS = ["frame", "name", *(header for _, header, _ in TABLE_COLUMNS)]
+
+
+# --- pure helpers ----------------------------------------------------------------------------
+
+
+def _cell(value: float | None, spec: str) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    return "inf" if value == math.inf else format(value, spec)
+
+
+def table_rows(result: AnalysisResult) -> list[list[str]]:
+    """One row of text cells per frame ('-' where a figure is undefined, e.g. frame 0's flicker)."""
+    rows = []
+    for i, name in enumerate(result.names):
+        cells = [_cell(float(result.curves[key][i]), spec) for key, _, spec in TABLE_COLUMNS]
+        rows.append([str(i), name, *cells])
+    return rows
+
+
+def heatmap_caption(heat: HeatMap) -> str:
+    """What the heat map shows, as a status line."""
+    text = (
+        f"Heat map of frame {heat.index} ({heat.name}): {heat.sequence} flicker {_cell(heat.flicker, '.2f')} "
+        "grey levels. Hot colours: change the source does not explain; grey: not measured (motion, occlusion)."
+    )
+    return common.message(text)
+
+
+def frames_limit_value(value: Any) -> int:
+    """The 'frames limit' box as a count >= 0 (0 = all)."""
+    try:
+        limit = float(value or 0)
+    except (TypeError, ValueError):
+        limit = -1.0
+    if limit < 0 or not limit.is_integer():
+        msg = f"Analyze frames limit must be a whole number >= 0 (0 = all frames), got {value!r}."
+        raise InputError(msg)
+    return int(limit)
+
+
+def heatmap_index(value: Any) -> int:
+    """The heat-map frame slider's value as a frame number >= 1."""
+    try:
+        index = float(value)
+    except (TypeError, ValueError):
+        index = 0.0
+    if index < 1 or not index.is_integer():
+        msg = f"The heat map frame must be a whole number >= 1 (frame 0 has no previous frame), got {value!r}."
+        raise InputError(msg)
+    return int(index)
+
+
+# --- what the buttons call -------------------------------------------------------------------------
+
+
+class AnalysisHandlers:
+    """The Analyze sub-tab's button handlers; one instance (and one run guard) per built tab."""
+
+    def __init__(self, settings: UISettings, guard: common.RunGuard | None = None) -> None:
+        self.settings = settings
+        self.guard = guard or common.RunGuard("analysis")
+
+    def _folders(self, values: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+        source = common.path_from_box(values.get("source"), "the Analyze source frames folder")
+        generated = common.path_from_box(values.get("generated"), "the Analyze generated frames folder")
+        return source, generated, optional_path(values.get("output"))
+
+    def run(self, values: Mapping[str, Any], progress: Callable[..., Any] | None = None) -> tuple[Any, ...]:
+        """Analyse the folders: (status HTML, table rows, plot, heat map, heat-map slider update, heat-map caption)."""
+        unchanged = (gr.update(),) * 5
+        try:
+            params = common.params_from_values(AnalysisParams, values)
+            source, generated, output = self._folders(values)
+            limit = frames_limit_value(values.get("frames_limit"))
+            report_folder = optional_path(values.get("report_folder"))
+            with self.guard.run() as token:
+                result = analyze_folders(
+                    source,
+                    generated,
+                    output,
+                    params,
+                    frames_limit=limit,
+                    progress=common.progress_callback(progress, what="Analysis"),
+                    cancel=token,
+                )
+                files = None
+                if report_folder is not None:
+                    files = write_report(result, report_folder, *(p for p in (source, generated, output) if p))
+            plot = common.to_display(plot_image(result), max_side=1400)
+        except AbyszError as exc:
+            return common.error_message(exc), *unchanged
+        summary = result.summary
+        status = common.message(summary.text, "ok")
+        status += common.message(
+            f"{summary.frames} frames in {result.seconds:.1f} s ({result.fps:.1f} frames/s)."
+            + ("" if summary.has_output else " No output folder: only the generated frames' flicker is measured.")
+        )
+        status += "".join(common.message(w, "warning") for w in result.warnings)
+        if files is not None:
+            written = ", ".join(str(p) for p in (files.json, files.csv, files.plot, files.heatmap) if p is not None)
+            status += common.message(f"Report written: {written}", "ok")
+        heat = result.heatmap
+        last = max(2, summary.frames - 1)
+        if heat is None:
+            slider = gr.update(maximum=last)
+            return status, table_rows(result), plot, None, slider, common.message("No heat map: too few frames.")
+        slider = gr.update(maximum=last, value=heat.index)
+        return status, table_rows(result), plot, common.to_display(heat.image), slider, heatmap_caption(heat)
+
+    def heatmap(self, values: Mapping[str, Any]) -> tuple[Any, str]:
+        """The heat map of the slider's frame: (image, caption HTML). Reads two frames; writes nothing."""
+        try:
+            params = common.params_from_values(AnalysisParams, values)
+            source, generated, output = self._folders(values)
+            heat = heatmap_for_frame(source, generated, output, heatmap_index(values.get("heatmap_frame")), params)
+        except AbyszError as exc:
+            return gr.update(), common.error_message(exc)
+        return common.to_display(heat.image), heatmap_caption(heat)
+
+    def cancel(self) -> str:
+        """Ask the running analysis to stop after its current frame."""
+        if self.guard.cancel():
+            return common.message("Cancelling: the analysis stops after the current frame.", "warning")
+        return common.message("No analysis is going.")
+
+
+# --- the layout -------------------------------------------------------------------------------------
+
+
+def build(ctx: TabContext) -> AnalysisHandlers:
+    """Lay out the Analyze sub-tab and wire its buttons (call inside its gr.Tab)."""
+    settings = ctx.settings
+    handlers = AnalysisHandlers(settings)
+    gr.HTML(
+        '<p class="abysz-lead">Measure a run: how much flicker is left in the output compared with the '
+        "generated frames, how much of the render survived (fidelity), and where the output holds on to the "
+        "past while the source moves (ghosting). The source frames say what should be still.</p>",
+        elem_id="abysz_an_lead",
+    )
+    inputs: dict[str, Any] = {}
+    folders = (
+        ("source", "Analyze source frames folder", "The original video's frames.", settings.source),
+        ("generated", "Analyze generated frames folder", "img2img's frames, before stabilising.", settings.generated),
+        (
+            "output",
+            "Analyze output frames folder",
+            "Optional: the stabilised frames (DFI or deflicker output). Empty: measure the generated frames only.",
+            settings.output,
+        ),
+    )
+    with gr.Row(elem_id="abysz_an_folders"):
+        for name, label, info, value in folders:
+            inputs[name] = compat.component(gr.Textbox, label=label, info=info, value=value, elem_id=f"abysz_an_{name}")
+    with gr.Accordion("Analyze settings", open=False, elem_id="abysz_an_params"), gr.Row():
+        inputs.update(common.param_widgets(AnalysisParams, elem_prefix="abysz_an", label_prefix="Analyze "))
+        inputs["frames_limit"] = compat.component(
+            gr.Number,
+            label="Analyze frames limit",
+            value=0,
+            precision=0,
+            info="Analyse only the first frames (0 = all).",
+            elem_id="abysz_an_frames_limit",
+        )
+        inputs["report_folder"] = compat.component(
+            gr.Textbox,
+            label="Analyze report folder",
+            info="Optional: write analysis.json, analysis.csv, the plot and the heat map here.",
+            elem_id="abysz_an_report_folder",
+        )
+    with gr.Row(elem_id="abysz_an_buttons"):
+        run_button = compat.component(gr.Button, value="Analyze", variant="primary", elem_id="abysz_an_run")
+        cancel_button = compat.component(gr.Button, value="Cancel analysis", variant="stop", elem_id="abysz_an_cancel")
+    status = compat.component(gr.HTML, value="", elem_id="abysz_an_status")
+    plot = compat.component(
+        gr.Image, label="Analyze per-frame plot", type="numpy", interactive=False, elem_id="abysz_an_plot"
+    )
+    with gr.Row(elem_id="abysz_an_heatmap_row"):
+        with gr.Column(scale=1):
+            heatmap_frame = compat.component(
+                gr.Slider,
+                label="Analyze heat map frame",
+                minimum=1,
+                maximum=2,
+                step=1,
+                value=1,
+                info="Release the slider (or press Show) to see where flicker remains in that frame.",
+                elem_id="abysz_an_heatmap_frame",
+            )
+            heatmap_button = compat.component(gr.Button, value="Show heat map", elem_id="abysz_an_heatmap_show")
+            caption = compat.component(gr.HTML, value="", elem_id="abysz_an_heatmap_caption")
+        heatmap = compat.component(
+            gr.Image, label="Analyze flicker heat map", type="numpy", interactive=False, elem_id="abysz_an_heatmap"
+        )
+    table = compat.component(
+        gr.Dataframe,
+        label="Analyze per-frame figures",
+        headers=TABLE_HEADERS,
+        datatype=["str"] * len(TABLE_HEADERS),
+        interactive=False,
+        wrap=False,
+        elem_id="abysz_an_table",
+    )
+    inputs["heatmap_frame"] = heatmap_frame
+    names = list(inputs)
+    components = [inputs[n] for n in names]
+
+    # gradio injects gr.Progress by a positional parameter's default: it has to come before *values.
+    def on_run(progress=gr.Progress(), *values: Any) -> tuple[Any, ...]:  # noqa: B008
+        return handlers.run(dict(zip(names, values, strict=True)), progress)
+
+    def on_heatmap(*values: Any) -> tuple[Any, str]:
+        return handlers.heatmap(dict(zip(names, values, strict=True)))
+
+    compat.on(
+        run_button.click,
+        on_run,
+        inputs=components,
+        outputs=[status, table, plot, heatmap, heatmap_frame, caption],
+        unlimited=True,
+    )
+    compat.on(cancel_button.click, handlers.cancel, inputs=[], outputs=[status], queue=False)
+    for event in (heatmap_button.click, heatmap_frame.release):
+        compat.on(event, on_heatmap, inputs=components, outputs=[heatmap, caption], unlimited=True)
+    return handlers

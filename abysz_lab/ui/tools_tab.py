@@ -1,0 +1,482 @@
+"""The Tools sub-tab: video to frames, frames to MP4/GIF, a comparison video, style fuse.
+
+Each tool has its own section, run guard (one run of that tool at a time),
+progress bar, Cancel button and status line. The button handlers live on
+:class:`ToolsHandlers` and take plain values (a dict of control name -> value),
+so tests call exactly what the buttons call. Videos and GIFs shown in the
+browser are served from a temporary copy (:class:`compat.ServedFiles`), never
+from the user's folder.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from abysz_lab.errors import AbyszError, InputError
+from abysz_lab.frames import read_frame
+from abysz_lab.jobs import RunSummary
+from abysz_lab.ui import TabContext, UISettings, common, compat
+from abysz_lab.video import (
+    VIDEO_EXTENSIONS,
+    AssembleParams,
+    CompareParams,
+    ExtractParams,
+    FuseParams,
+    assemble_video,
+    compare_videos,
+    extract_frames,
+    fuse_style,
+    read_timing,
+)
+
+TOOLS = ("extract", "assemble", "compare", "fuse")
+TOOL_NAMES = {"extract": "Extract", "assemble": "Assemble", "compare": "Compare", "fuse": "Style fuse"}
+COMPARE_ROLES = ("original", "generated", "stabilised")
+
+
+# --- pure helpers ----------------------------------------------------------------------------
+
+
+def optional_path(text: str | None) -> Path | None:
+    """A path typed into an optional textbox, or None when it is empty."""
+    text = (text or "").strip().strip('"')
+    return Path(text).expanduser() if text else None
+
+
+def video_input(upload: Any, typed: str | None) -> tuple[Path, bool]:
+    """The video to extract: (path, True if it was uploaded). Exactly one of the two must be given."""
+    uploaded = None if upload is None else compat.uploaded_path(upload)
+    path = optional_path(typed)
+    if uploaded and path is not None:
+        msg = "A video was uploaded AND a video path typed: clear one of them, so it is clear which to extract."
+        raise InputError(msg)
+    if uploaded:
+        return Path(uploaded), True
+    if path is None:
+        msg = "Upload a video or type the path of a video file (" + ", ".join(VIDEO_EXTENSIONS) + ")."
+        raise InputError(msg)
+    return path, False
+
+
+def extract_output(video: Path, uploaded: bool, typed: str | None, output_root: str = "") -> Path:
+    """Where extracted frames go: as typed, else ``<video name>_frames`` under the output root or next to the video."""
+    given = optional_path(typed)
+    if given is not None:
+        return given
+    name = f"{video.stem or 'video'}_frames"
+    root = optional_path(output_root)
+    if root is not None:
+        return root / name
+    if uploaded:
+        msg = (
+            "Enter the Tools frames output folder: an uploaded video lives in a temporary folder, "
+            "so there is no sensible place next to it."
+        )
+        raise InputError(msg)
+    return video.parent / name
+
+
+def beside(folder: Path, suffix: str, typed: str | None) -> Path:
+    """The typed output path, else ``<folder name><suffix>`` next to ``folder``."""
+    given = optional_path(typed)
+    if given is not None:
+        return given
+    return folder.parent / f"{folder.name or 'frames'}{suffix}"
+
+
+def figures_html(title: str, rows: list[tuple[str, str]], warnings: list[str]) -> str:
+    """A finished run: an ok line, its figures as a small table, then its warnings."""
+    cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    notes = "".join(common.message(w, "warning") for w in warnings)
+    return common.message(title, "ok") + f'<table class="abysz-figures">{cells}</table>' + notes
+
+
+def run_rows(summary: RunSummary, unit: str = "frames") -> list[tuple[str, str]]:
+    """The figures every tool shows: count, time, speed."""
+    return [
+        (f"{unit.capitalize()} written", f"{summary.written} of {summary.total}"),
+        ("Time", f"{summary.seconds:.1f} s"),
+        ("Speed", f"{summary.fps:.1f} frames/s"),
+    ]
+
+
+def compare_inputs(values: Mapping[str, Any]) -> tuple[list[Path], list[str]]:
+    """The compare folders that were filled in, with their role names as labels (at least one)."""
+    folders, labels = [], []
+    for role in COMPARE_ROLES:
+        path = optional_path(values.get(role))
+        if path is not None:
+            folders.append(path)
+            labels.append(role)
+    if not folders:
+        msg = "Enter at least one Tools compare folder (original, generated or stabilised frames)."
+        raise InputError(msg)
+    return folders, labels
+
+
+# --- what the buttons call -------------------------------------------------------------------------
+
+
+class ToolsHandlers:
+    """The Tools sub-tab's button handlers: one run guard per tool, one served-file folder."""
+
+    def __init__(self, settings: UISettings, served: compat.ServedFiles | None = None) -> None:
+        self.settings = settings
+        self.guards = {tool: common.RunGuard(TOOL_NAMES[tool]) for tool in TOOLS}
+        self.served = served or compat.ServedFiles()
+
+    def extract(self, values: Mapping[str, Any], progress: Callable[..., Any] | None = None) -> tuple[str, Any, Any]:
+        """Extract a video's frames: (status/figures HTML, first frame, frames folder)."""
+        try:
+            params = common.params_from_values(ExtractParams, values)
+            video, uploaded = video_input(values.get("upload"), values.get("video"))
+            output = extract_output(video, uploaded, values.get("output"), self.settings.output_root)
+            with self.guards["extract"].run() as token:
+                summary = extract_frames(
+                    video,
+                    output,
+                    params,
+                    overwrite=bool(values.get("overwrite")),
+                    progress=common.progress_callback(progress, what="Extract"),
+                    cancel=token,
+                )
+            timing = read_timing(summary.output)
+        except AbyszError as exc:
+            return common.error_message(exc), gr.update(), gr.update()
+        rows = [
+            ("Frames", str(timing.frame_count)),
+            ("Frame rate", f"{float(timing.fps):.3f} fps"),
+            ("Duration", f"{timing.duration:.2f} s"),
+            ("Frame size", f"{timing.width}x{timing.height}"),
+            ("Sound in the video", "yes" if timing.has_audio else "no"),
+            ("Time", f"{summary.seconds:.1f} s"),
+            ("Frames folder", str(summary.output)),
+        ]
+        title = f"Extracted {timing.frame_count} frames from {video.name}."
+        first = common.to_display(read_frame(summary.outputs[0])) if summary.outputs else None
+        return figures_html(title, rows, summary.warnings), first, str(summary.output)
+
+    def assemble(self, values: Mapping[str, Any], progress: Callable[..., Any] | None = None) -> tuple[str, Any, Any]:
+        """Encode a frames folder as MP4 or GIF: (status/figures HTML, video player update, GIF image update)."""
+        try:
+            params = common.params_from_values(AssembleParams, values)
+            frames = common.path_from_box(values.get("frames"), "the Tools frames folder to assemble")
+            output = beside(frames, ".mp4", values.get("output"))
+            with self.guards["assemble"].run() as token:
+                summary = assemble_video(
+                    frames,
+                    output,
+                    params,
+                    timing=optional_path(values.get("timing")),
+                    audio_from=optional_path(values.get("audio_from")),
+                    overwrite=bool(values.get("overwrite")),
+                    progress=common.progress_callback(progress, what="Assemble"),
+                    cancel=token,
+                )
+        except AbyszError as exc:
+            return common.error_message(exc), gr.update(), gr.update()
+        out = summary.output
+        rows = [*run_rows(summary), ("File", str(out)), ("File size", f"{out.stat().st_size / 1e6:.2f} MB")]
+        status = figures_html(f"{summary.operation} finished.", rows, summary.warnings)
+        # Show the one player that fits the file: the MP4 in the video player, a GIF as an image.
+        if out.suffix.lower() == ".gif":
+            gif = self.served.serve(out, "assemble_gif")
+            return status, gr.update(value=None, visible=False), gr.update(value=gif, visible=True)
+        mp4 = self.served.serve(out, "assemble_mp4")
+        return status, gr.update(value=mp4, visible=True), gr.update(value=None, visible=False)
+
+    def compare(self, values: Mapping[str, Any], progress: Callable[..., Any] | None = None) -> tuple[str, Any]:
+        """Write a comparison MP4 of the folders given: (status/figures HTML, MP4 to play)."""
+        try:
+            params = common.params_from_values(CompareParams, values)
+            folders, labels = compare_inputs(values)
+            output = beside(folders[-1], "_compare.mp4", values.get("output"))
+            with self.guards["compare"].run() as token:
+                summary = compare_videos(
+                    folders,
+                    output,
+                    params,
+                    labels=labels,
+                    overwrite=bool(values.get("overwrite")),
+                    progress=common.progress_callback(progress, what="Compare"),
+                    cancel=token,
+                )
+        except AbyszError as exc:
+            return common.error_message(exc), gr.update()
+        rows = [*run_rows(summary), ("Panels", " | ".join(labels)), ("File", str(summary.output))]
+        status = figures_html("Comparison video finished.", rows, summary.warnings)
+        return status, self.served.serve(summary.output, "compare_mp4")
+
+    def fuse(self, values: Mapping[str, Any], progress: Callable[..., Any] | None = None) -> tuple[str, Any, Any]:
+        """Overlay-blend a style sequence onto frames: (status/figures HTML, first fused frame, output folder)."""
+        try:
+            params = common.params_from_values(FuseParams, values)
+            frames = common.path_from_box(values.get("frames"), "the Tools fuse frames folder")
+            style = common.path_from_box(values.get("style"), "the Tools style frames folder")
+            output = beside(frames, "_fused", values.get("output"))
+            with self.guards["fuse"].run() as token:
+                summary = fuse_style(
+                    frames,
+                    style,
+                    output,
+                    params,
+                    overwrite=bool(values.get("overwrite")),
+                    progress=common.progress_callback(progress, what="Style fuse"),
+                    cancel=token,
+                )
+        except AbyszError as exc:
+            return common.error_message(exc), gr.update(), gr.update()
+        rows = [*run_rows(summary), ("Output folder", str(summary.output))]
+        first = common.to_display(read_frame(summary.outputs[0])) if summary.written else None
+        return figures_html("Style fuse finished.", rows, summary.warnings), first, str(summary.output)
+
+    def cancel(self, tool: str) -> str:
+        """Ask the running ``tool`` to stop after its current frame."""
+        name = TOOL_NAMES[tool]
+        if self.guards[tool].cancel():
+            return common.message(f"Cancelling: {name} stops after the current frame.", "warning")
+        return common.message(f"No {name} run is going.")
+
+
+# --- the layout -------------------------------------------------------------------------------------
+
+
+def _box(name: str, label: str, info: str, elem: str, placeholder: str = "", value: str = "") -> Any:
+    return compat.component(
+        gr.Textbox,
+        label=label,
+        info=info,
+        placeholder=placeholder,
+        value=value,
+        elem_id=f"abysz_tools_{elem}_{name}",
+    )
+
+
+def _overwrite(elem: str, label: str, info: str) -> Any:
+    return compat.component(gr.Checkbox, label=label, value=False, info=info, elem_id=f"abysz_tools_{elem}_overwrite")
+
+
+def _buttons(tool: str, run_text: str) -> tuple[Any, Any]:
+    with gr.Row(elem_id=f"abysz_tools_{tool}_buttons"):
+        run = compat.component(gr.Button, value=run_text, variant="primary", elem_id=f"abysz_tools_{tool}_run")
+        cancel = compat.component(
+            gr.Button, value=f"Cancel {TOOL_NAMES[tool].lower()}", variant="stop", elem_id=f"abysz_tools_{tool}_cancel"
+        )
+    return run, cancel
+
+
+def _wire(
+    handler: Callable[..., Any], inputs: dict[str, Any], run: Any, cancel: Any, cancel_fn: Callable, outputs: list
+) -> None:
+    names = list(inputs)
+
+    # gradio injects gr.Progress by a positional parameter's default: it has to come before *values.
+    def on_run(progress=gr.Progress(), *values: Any) -> Any:  # noqa: B008
+        return handler(dict(zip(names, values, strict=True)), progress)
+
+    compat.on(run.click, on_run, inputs=[inputs[n] for n in names], outputs=outputs, unlimited=True)
+    compat.on(cancel.click, cancel_fn, inputs=[], outputs=[outputs[0]], queue=False)
+
+
+def _status(tool: str) -> Any:
+    return compat.component(gr.HTML, value="", elem_id=f"abysz_tools_{tool}_status")
+
+
+def build(ctx: TabContext) -> ToolsHandlers:
+    """Lay out the Tools sub-tab and wire its buttons (call inside its gr.Tab)."""
+    settings = ctx.settings
+    handlers = ToolsHandlers(settings)
+    gr.HTML(
+        '<p class="abysz-lead">Video in, video out: take a video apart into frames for img2img, put frames back '
+        "together as an MP4 (with the original sound) or a GIF, compare runs side by side, or fuse a style "
+        "sequence onto frames.</p>",
+        elem_id="abysz_tools_lead",
+    )
+
+    with gr.Accordion("Video to frames", open=True, elem_id="abysz_tools_extract"):
+        ex: dict[str, Any] = {}
+        with gr.Row():
+            ex["upload"] = compat.component(
+                gr.File,
+                label="Tools video upload",
+                file_count="single",
+                file_types=list(VIDEO_EXTENSIONS),
+                elem_id="abysz_tools_extract_upload",
+            )
+            with gr.Column():
+                ex["video"] = _box(
+                    "video",
+                    "Tools video file path",
+                    "Or the path of a video on this machine (no upload, no copy): mp4, mov, webm, mkv, avi, gif.",
+                    "extract",
+                    "e.g. C:\\video\\clip.mp4",
+                )
+                ex["output"] = _box(
+                    "output",
+                    "Tools frames output folder",
+                    "Where the numbered frames go; created if missing. Empty: <video name>_frames next to the "
+                    "video (or under the default output root).",
+                    "extract",
+                )
+        with gr.Row():
+            ex.update(
+                common.param_widgets(ExtractParams, elem_prefix="abysz_tools_extract", label_prefix="Tools extract ")
+            )
+        ex["overwrite"] = _overwrite(
+            "extract",
+            "Tools extract overwrite other files",
+            "Allow replacing same-named files that an earlier extraction did not write.",
+        )
+        ex_run, ex_cancel = _buttons("extract", "Extract frames")
+        ex_status = _status("extract")
+        with gr.Row():
+            ex_first = compat.component(
+                gr.Image,
+                label="Tools first extracted frame",
+                type="numpy",
+                interactive=False,
+                elem_id="abysz_tools_extract_first",
+            )
+            ex_folder = compat.component(
+                gr.Textbox,
+                label="Tools extracted frames folder",
+                interactive=False,
+                info="Filled after a run: give it to img2img batch, DFI, or 'Frames to video' below.",
+                elem_id="abysz_tools_extract_folder",
+            )
+        _wire(
+            handlers.extract,
+            ex,
+            ex_run,
+            ex_cancel,
+            lambda: handlers.cancel("extract"),
+            [ex_status, ex_first, ex_folder],
+        )
+
+    with gr.Accordion("Frames to video / GIF", open=False, elem_id="abysz_tools_assemble"):
+        asm: dict[str, Any] = {}
+        with gr.Row():
+            asm["frames"] = _box(
+                "frames", "Tools frames folder to assemble", "The frames, in name order (natural sort).", "assemble"
+            )
+            asm["output"] = _box(
+                "output",
+                "Tools video output file",
+                "Ends in .mp4 (H.264, plays everywhere) or .gif. Empty: <frames folder>.mp4 next to the folder.",
+                "assemble",
+                "e.g. C:\\video\\result.mp4",
+            )
+        with gr.Row():
+            asm["timing"] = _box(
+                "timing",
+                "Tools timing folder",
+                "Optional: the folder extracted from the original video (its sidecar gives the frame rate and "
+                "the sound). Empty: the frames folder's own sidecar, if any.",
+                "assemble",
+            )
+            asm["audio_from"] = _box(
+                "audio_from",
+                "Tools sound from video",
+                "Optional: take the sound from this video file instead.",
+                "assemble",
+            )
+        with gr.Row():
+            asm.update(
+                common.param_widgets(AssembleParams, elem_prefix="abysz_tools_assemble", label_prefix="Tools assemble ")
+            )
+        asm["overwrite"] = _overwrite(
+            "assemble", "Tools assemble overwrite the file", "Replace the output file if it already exists."
+        )
+        asm_run, asm_cancel = _buttons("assemble", "Make video")
+        asm_status = _status("assemble")
+        with gr.Row():
+            asm_video = compat.component(
+                gr.Video, label="Tools assembled video", interactive=False, elem_id="abysz_tools_assemble_video"
+            )
+            asm_gif = compat.component(
+                gr.Image,
+                label="Tools assembled GIF",
+                type="filepath",
+                interactive=False,
+                visible=False,
+                elem_id="abysz_tools_assemble_gif",
+            )
+        _wire(
+            handlers.assemble,
+            asm,
+            asm_run,
+            asm_cancel,
+            lambda: handlers.cancel("assemble"),
+            [asm_status, asm_video, asm_gif],
+        )
+
+    with gr.Accordion("Compare video", open=False, elem_id="abysz_tools_compare"):
+        cmp: dict[str, Any] = {}
+        with gr.Row():
+            prefill = dict(zip(COMPARE_ROLES, (settings.source, settings.generated, settings.output), strict=True))
+            for role in COMPARE_ROLES:
+                cmp[role] = _box(
+                    role,
+                    f"Tools compare {role} folder",
+                    f"The {role} frames (leave empty to leave this panel out).",
+                    "compare",
+                    value=prefill[role],
+                )
+        cmp["output"] = _box(
+            "output",
+            "Tools comparison file",
+            "An .mp4 file. Empty: <last folder>_compare.mp4 next to the last folder given.",
+            "compare",
+        )
+        with gr.Row():
+            cmp.update(
+                common.param_widgets(CompareParams, elem_prefix="abysz_tools_compare", label_prefix="Tools compare ")
+            )
+        cmp["overwrite"] = _overwrite(
+            "compare", "Tools compare overwrite the file", "Replace the comparison file if it already exists."
+        )
+        cmp_run, cmp_cancel = _buttons("compare", "Make comparison video")
+        cmp_status = _status("compare")
+        cmp_video = compat.component(
+            gr.Video, label="Tools comparison video", interactive=False, elem_id="abysz_tools_compare_video"
+        )
+        _wire(handlers.compare, cmp, cmp_run, cmp_cancel, lambda: handlers.cancel("compare"), [cmp_status, cmp_video])
+
+    with gr.Accordion("Style fuse", open=False, elem_id="abysz_tools_fuse"):
+        fu: dict[str, Any] = {}
+        with gr.Row():
+            fu["frames"] = _box("frames", "Tools fuse frames folder", "The frames to tint.", "fuse")
+            fu["style"] = _box(
+                "style",
+                "Tools style frames folder",
+                "The style sequence (lights, colours), fitted to each frame.",
+                "fuse",
+            )
+            fu["output"] = _box(
+                "output", "Tools fuse output folder", "Empty: <frames folder>_fused next to it.", "fuse"
+            )
+        with gr.Row():
+            fu.update(common.param_widgets(FuseParams, elem_prefix="abysz_tools_fuse", label_prefix="Tools fuse "))
+        fu["overwrite"] = _overwrite(
+            "fuse", "Tools fuse overwrite other files", "Allow replacing same-named files that Abysz LAB did not write."
+        )
+        fu_run, fu_cancel = _buttons("fuse", "Fuse style")
+        fu_status = _status("fuse")
+        with gr.Row():
+            fu_first = compat.component(
+                gr.Image,
+                label="Tools first fused frame",
+                type="numpy",
+                interactive=False,
+                elem_id="abysz_tools_fuse_first",
+            )
+            fu_folder = compat.component(
+                gr.Textbox, label="Tools fused frames folder", interactive=False, elem_id="abysz_tools_fuse_folder"
+            )
+        _wire(handlers.fuse, fu, fu_run, fu_cancel, lambda: handlers.cancel("fuse"), [fu_status, fu_first, fu_folder])
+    return handlers
