@@ -9,8 +9,12 @@ branches on the gradio version itself.
 from __future__ import annotations
 
 import inspect
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -81,3 +85,27 @@ def is_layout(block: Any) -> bool:
 def uploaded_path(file: Any) -> str:
     """Path of an uploaded gr.File value: 3.41 gives a tempfile wrapper, 4.x a str."""
     return str(getattr(file, "name", file))
+
+
+def gradio_temp_root() -> Path:
+    """The folder every gradio version serves files from: GRADIO_TEMP_DIR, else <system temp>/gradio."""
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+
+
+def servable_copy(path: str | os.PathLike[str], folder: Path) -> str:
+    """Copy a file we wrote (e.g. a comparison video) into ``folder`` and return the copy for gr.Video/gr.File.
+
+    Gradio 3.41 and 4.40 copy any returned path into their cache, but later 4.x
+    refuse files outside the working folder, the system temp folder and
+    ``allowed_paths`` (and 3.41 refuses any path with a dot-folder in it), while
+    the user's output folder can be anywhere. ``folder`` should be a per-session
+    folder under :func:`gradio_temp_root`; earlier copies in it are removed first
+    so a long session does not fill the disk.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        if old.is_file():
+            old.unlink(missing_ok=True)
+    target = folder / Path(path).name
+    shutil.copyfile(path, target)
+    return str(target)
