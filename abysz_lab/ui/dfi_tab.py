@@ -556,6 +556,7 @@ def build(ctx: TabContext) -> DFIHandlers:
     compare_video = compat.component(
         gr.Video,
         label="DFI comparison video",
+        show_label=False,  # the video carries its own labels; gradio's badge would cover "original"
         interactive=False,
         elem_id="abysz_dfi_compare_video",
     )
