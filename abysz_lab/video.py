@@ -735,11 +735,15 @@ def prepare_frames(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     workers: int = 2,
+    overwrite: bool = False,
 ) -> PreparedFrames:
     """Return a frame folder for ``path``: the folder itself, or ``work_dir`` holding a video's extracted frames.
 
     An earlier extraction in ``work_dir`` of the same, unchanged video with the
     same options is reused, so re-running DFI on a video does not decode it again.
+    ``overwrite`` lets the extraction replace images it finds there without a
+    sidecar (the remains of a cancelled extraction): pass it only for a work
+    folder the caller owns.
     """
     given = Path(path).expanduser()
     if given.is_dir():
@@ -753,7 +757,10 @@ def prepare_frames(
             same = previous.source == os.path.realpath(video) and previous.identity == _extract_identity(video, params)
             if same and previous.names and all((work / n).is_file() for n in previous.names):
                 return PreparedFrames(work)
-    return PreparedFrames(work, extract_frames(video, work, params, progress=progress, cancel=cancel, workers=workers))
+    summary = extract_frames(
+        video, work, params, overwrite=overwrite, progress=progress, cancel=cancel, workers=workers
+    )
+    return PreparedFrames(work, summary)
 
 
 def extract_frames(

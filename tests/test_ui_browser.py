@@ -101,8 +101,10 @@ def test_run_shows_a_moving_progress_bar_then_the_result(page, server, shots, tm
         text = _status(page)
         if "DFI finished" in text:
             break
+        # Only the DFI phase's counts: the comparison and analysis phases count the frames again.
+        in_dfi_phase = "DFI (step" in text and not re.search("Comparison video|Analysis", text)
         match = re.search(rf"(\d+)\s*/\s*{DEMO_FRAMES}", text)
-        if match:
+        if match and in_dfi_phase:
             seen.append(int(match.group(1)))
             if not mid_run_shot and int(match.group(1)) >= DEMO_FRAMES // 3:
                 page.screenshot(path=str(shots / "2-dfi-running.png"), full_page=True)
@@ -118,5 +120,33 @@ def test_run_shows_a_moving_progress_bar_then_the_result(page, server, shots, tm
     assert seen == sorted(seen)
     assert len(list(out.glob("*.png"))) == DEMO_FRAMES
     assert page.locator("#abysz_dfi_first_frame img").count() == 1
-    assert page.locator("#abysz_dfi_first_frame img").count() == 1
+    assert page.locator("#abysz_dfi_last_frame img").count() == 1
     assert page.locator("#abysz_dfi_last_output textarea").input_value() == str(out)
+
+    # After DFI: the comparison video plays in the page, and the flicker summary and plot show.
+    page.wait_for_selector("#abysz_dfi_compare_video video", timeout=120_000)
+    page.wait_for_selector("#abysz_dfi_analysis_plot img", timeout=120_000)
+    playing = page.evaluate(
+        """async () => {
+            const video = document.querySelector('#abysz_dfi_compare_video video');
+            video.muted = true;
+            if (video.readyState < 2) {
+                await new Promise((done) => {
+                    video.addEventListener('loadeddata', done, {once: true});
+                    setTimeout(done, 20000);
+                });
+            }
+            await video.play();
+            await new Promise((done) => setTimeout(done, 500));
+            return {ready: video.readyState, duration: video.duration, time: video.currentTime, src: video.src};
+        }"""
+    )
+    assert playing["ready"] >= 2, playing
+    assert playing["duration"] > 0, playing
+    assert playing["time"] > 0, playing
+    summary = page.locator("#abysz_dfi_analysis").first
+    assert re.search(r"flicker [+-]\d+ %, fidelity [\d.]+ dB, ghosting [\d.]+ %", summary.inner_text())
+    assert page.locator("#abysz_dfi_analysis_plot img").first.is_visible()
+    assert (tmp_path / "stabilised_compare.mp4").is_file()
+    page.locator("#abysz_dfi_compare_video").scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "4-dfi-comparison-and-analysis.png"), full_page=True)

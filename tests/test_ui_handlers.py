@@ -67,8 +67,9 @@ def test_preview_with_an_empty_source_box_asks_for_it(handlers, clip):
 def test_run_writes_every_frame_and_shows_figures_and_first_last_frames(handlers, clip, tmp_path):
     reports = []
     out = tmp_path / "out"
-    status, first, last, last_output = handlers.run(
-        dfi_values(clip.source, clip.generated, out), lambda *a, **k: reports.append(a[0])
+    status, first, last, last_output, *_ = handlers.run(
+        dfi_values(clip.source, clip.generated, out, compare=False, analyze=False),
+        lambda *a, **k: reports.append(a[0]),
     )
     assert len(list(out.glob("*.png"))) == 12
     assert "DFI finished" in status
@@ -82,7 +83,7 @@ def test_run_writes_every_frame_and_shows_figures_and_first_last_frames(handlers
 
 
 def test_run_with_no_output_folder_writes_next_to_the_generated_folder(handlers, clip):
-    _, _, _, last_output = handlers.run(dfi_values(clip.source, clip.generated, ""))
+    _, _, _, last_output, *_ = handlers.run(dfi_values(clip.source, clip.generated, ""))
     assert last_output == str(clip.generated.parent / "generated_dfi")
     assert len(list((clip.generated.parent / "generated_dfi").glob("*.png"))) == 12
 
@@ -92,7 +93,8 @@ def test_run_with_no_output_folder_uses_the_default_output_root_setting(clip, tm
     from abysz_lab.ui.dfi_tab import DFIHandlers
 
     root = tmp_path / "renders"
-    _, _, _, last_output = DFIHandlers(UISettings(output_root=str(root))).run(dfi_values(clip.source, clip.generated))
+    handlers = DFIHandlers(UISettings(output_root=str(root)))
+    _, _, _, last_output, *_ = handlers.run(dfi_values(clip.source, clip.generated, analyze=False))
     assert last_output == str(root / "generated_dfi")
 
 

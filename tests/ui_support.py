@@ -44,6 +44,8 @@ def dfi_values(source, generated, output="", **overrides) -> dict:
         overwrite=False,
         resume=True,
         preview_frames="",
+        compare=True,
+        analyze=True,
     )
     values.update(overrides)
     return values
