@@ -503,6 +503,42 @@ def _step_from_json(item: Any, number: int, bad) -> Step:
     return Step(kind, amount, window, contrast)
 
 
+CHAIN_SYNTAX = (
+    "Write steps in order separated by '->', each as kind[:window][@amount][+contrast], e.g. "
+    "'brightness_lock -> temporal_median:3'. Kinds: " + ", ".join(STEP_KINDS) + ". A step without :window "
+    "follows the Window control and one without @amount follows the Strength control."
+)
+
+
+def parse_chain(text: str) -> list[Step]:
+    """Steps from a chain typed as text, e.g. ``brightness_lock -> temporal_median:3@0.5`` (see CHAIN_SYNTAX).
+
+    Only the syntax is checked here; :func:`make_preset` checks the values.
+    """
+    parts = [p.strip() for p in re.split(r"->|\u2192|>", text or "")]
+    if not any(parts):
+        msg = f"Type a chain of steps. {CHAIN_SYNTAX}"
+        raise InputError(msg)
+    steps = []
+    for number, part in enumerate(parts, 1):
+        match = re.fullmatch(r"([A-Za-z _-]+?)\s*(?::\s*(\d+))?\s*(?:@\s*([0-9.]+))?\s*(\+\s*contrast)?", part)
+        kind = re.sub(r"[\s-]+", "_", match.group(1).strip().casefold()).replace("color", "colour") if match else ""
+        if not match or kind not in STEP_KINDS:
+            msg = f"Step {number} of the chain, {part!r}, is not a step. {CHAIN_SYNTAX}"
+            raise InputError(msg)
+        window, amount = match.group(2), match.group(3)
+        if window is not None and kind not in WINDOW_KINDS:
+            msg = f"Step {number} of the chain: a {kind} step has no window (drop ':{window}')."
+            raise InputError(msg)
+        try:
+            value = float(amount) if amount is not None else STRENGTH
+        except ValueError as exc:
+            msg = f"Step {number} of the chain: amount {amount!r} must be a number from 0 to 1."
+            raise InputError(msg) from exc
+        steps.append(Step(kind, value, int(window) if window is not None else WINDOW, bool(match.group(4))))
+    return steps
+
+
 def load_preset_file(path: str | os.PathLike[str]) -> Preset:
     """Read and validate one custom preset file; raise InputError saying what is wrong."""
     path = Path(path)

@@ -35,13 +35,15 @@ def folder_value(text: str | None, what: str) -> Path:
     return Path(text).expanduser()
 
 
-def resolve_output(generated: str, output: str, output_root: str = "") -> Path:
-    """The output folder: as typed, else ``<generated name>_dfi`` under the output root or next to the input."""
+def resolve_output(
+    generated: str, output: str, output_root: str = "", *, suffix: str = OUTPUT_SUFFIX, what: str = "generated frames"
+) -> Path:
+    """The output folder: as typed, else ``<input name><suffix>`` under the output root or next to the input."""
     typed = (output or "").strip().strip('"')
     if typed:
         return Path(typed).expanduser()
-    gen = folder_value(generated, "generated frames")
-    name = f"{gen.name or 'frames'}{OUTPUT_SUFFIX}"
+    gen = folder_value(generated, what)
+    name = f"{gen.name or 'frames'}{suffix}"
     root = (output_root or "").strip()
     return Path(root).expanduser() / name if root else gen.parent / name
 
