@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import builtins
 import hashlib
 import json
-import sys
 from pathlib import Path
 
 import cv2
@@ -221,21 +219,6 @@ def test_windowed_chain_reads_only_the_window_ahead():
 
 
 # --- engines -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def no_magickwand(monkeypatch):
-    """Make ``import wand.image`` fail as it does when the MagickWand library is missing."""
-    real_import = builtins.__import__
-
-    def fake_import(name, *args, **kwargs):
-        if name == "wand" or name.startswith("wand."):
-            raise ImportError("MagickWand shared library not found.")
-        return real_import(name, *args, **kwargs)
-
-    for name in [m for m in sys.modules if m == "wand" or m.startswith("wand.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setattr(builtins, "__import__", fake_import)
 
 
 def test_missing_magickwand_falls_back_to_numpy_with_a_hint(no_magickwand):

@@ -92,31 +92,52 @@ def brightness_pumping(curve: np.ndarray) -> float:
     return float(np.abs(np.diff(values)).mean()) if values.size >= 2 else math.nan
 
 
+def _change_pct(before: float, after: float) -> str:
+    if not (math.isfinite(before) and math.isfinite(after)) or before <= 0:
+        return "-"
+    return f"{100.0 * (after / before - 1.0):+.0f} %"
+
+
 def flicker_html(result: analysis.AnalysisResult, *, from_original: bool) -> str:
-    """The flicker summary line of an apply, and in plain words what its numbers mean."""
+    """What the measurement after an apply found, and in plain words what each number means.
+
+    The motion-compensated flicker figure needs the original video's frames:
+    estimated from the flickering input itself, it would count only the pixels
+    where the input already looks steady, which favours the input. Without
+    them the figures are the ones that need no motion: brightness pumping and
+    fidelity.
+    """
     s = result.summary
-    lines = [
-        f"Flicker figure: {s.text}.",
-        f"Flicker (change between frames that motion does not explain, grey levels): input "
-        f"{_grey(s.flicker_generated)}, output {_grey(s.flicker_output)}. Fidelity is the PSNR of the output "
-        "against the input (how much the preset changed the frames); ghosting is the share of moving pixels "
-        "where the output held on to the previous frame.",
-        f"Brightness pumping (change of a frame's mean brightness from one frame to the next, grey levels): "
-        f"input {_grey(brightness_pumping(result.curves['luma_generated']))}, output "
-        f"{_grey(brightness_pumping(result.curves['luma_output']))}. Real fades count here too.",
-    ]
+    pump_in = brightness_pumping(result.curves["luma_generated"])
+    pump_out = brightness_pumping(result.curves["luma_output"])
+    fidelity = "identical" if s.psnr_db == math.inf else f"{_grey(s.psnr_db)} dB"
+    pumping = (
+        f"Brightness pumping {_change_pct(pump_in, pump_out)}: a frame's mean brightness changes by "
+        f"{_grey(pump_in)} grey levels from one frame to the next in the input, {_grey(pump_out)} in the output "
+        "(real fades count here too)."
+    )
+    meaning = (
+        f"Fidelity {fidelity}: PSNR of the output against the input, i.e. how much the preset changed the "
+        "frames (higher = closer to the input)."
+    )
     if from_original:
-        lines.append("Motion was taken from the original video's frames, as in the analysis of a DFI run.")
+        lines = [
+            f"Flicker figure: {s.text}.",
+            f"Flicker is the change between frames that the original video's motion does not explain: "
+            f"{_grey(s.flicker_generated)} grey levels in the input, {_grey(s.flicker_output)} in the output. "
+            "Ghosting is the share of moving pixels where the output held on to the previous frame.",
+            pumping,
+            meaning,
+        ]
     else:
-        lines.append(
-            "No original video folder was given, so motion was estimated from the input frames themselves: "
-            f"pixels that change by more than {result.params.tolerance:g} grey levels between input frames count "
-            "as real change and are left out. The flicker figure therefore covers fine flicker (boil, shimmer) "
-            "and misses strong jumps; the brightness pumping line covers those. Fill in the original frames "
-            "folder for the full measure."
-        )
-    lines.extend(result.warnings)
-    return "".join(common.message(line) for line in lines)
+        lines = [
+            pumping,
+            meaning,
+            "Fill in the original frames folder (apply options) for the motion-compensated flicker figure and "
+            "its plot: estimated from the flickering input itself, motion would leave out exactly the pixels "
+            "that flicker.",
+        ]
+    return "".join(common.message(line) for line in [*lines, *result.warnings])
 
 
 def session_key(session: str | None) -> str:
@@ -332,7 +353,8 @@ class PlaygroundHandlers:
         plot = None
         if measured is not None:
             text += flicker_html(measured, from_original=original is not None)
-            plot = common.to_display(analysis.plot_image(measured), max_side=1100)
+            if original is not None:
+                plot = common.to_display(analysis.plot_image(measured), max_side=1100)
         return text, plot, str(summary.output)
 
     def cancel(self) -> str:
@@ -438,8 +460,8 @@ def build(ctx: TabContext) -> PlaygroundHandlers:
             tb,
             label="Playground original frames folder (optional)",
             placeholder="e.g. C:\\video\\frames",
-            info="The original video's frames, only for the flicker figure after applying: motion is then taken "
-            "from them. Empty: motion is estimated from the input frames.",
+            info="The original video's frames, only for measuring the result: with them the tab shows the "
+            "motion-compensated flicker figure and plot; without, brightness pumping and fidelity.",
             elem_id="abysz_pg_original",
         )
         inputs["measure"] = compat.component(
