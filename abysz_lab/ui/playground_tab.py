@@ -125,7 +125,8 @@ def flicker_html(result: analysis.AnalysisResult, *, from_original: bool) -> str
             f"Flicker figure: {s.text}.",
             f"Flicker is the change between frames that the original video's motion does not explain: "
             f"{_grey(s.flicker_generated)} grey levels in the input, {_grey(s.flicker_output)} in the output. "
-            "Ghosting is the share of moving pixels where the output held on to the previous frame.",
+            "Ghosting is the share of moving pixels where the output held on to the previous frame. In the plot, "
+            "'generated' is the input folder and 'source' the original video.",
             pumping,
             meaning,
         ]
