@@ -503,6 +503,42 @@ def _step_from_json(item: Any, number: int, bad) -> Step:
     return Step(kind, amount, window, contrast)
 
 
+CHAIN_SYNTAX = (
+    "Write steps in order separated by '->', each as kind[:window][@amount][+contrast], e.g. "
+    "'brightness_lock -> temporal_median:3'. Kinds: " + ", ".join(STEP_KINDS) + ". A step without :window "
+    "follows the Window control and one without @amount follows the Strength control."
+)
+
+
+def parse_chain(text: str) -> list[Step]:
+    """Steps from a chain typed as text, e.g. ``brightness_lock -> temporal_median:3@0.5`` (see CHAIN_SYNTAX).
+
+    Only the syntax is checked here; :func:`make_preset` checks the values.
+    """
+    parts = [p.strip() for p in re.split(r"->|\u2192|>", text or "")]
+    if not any(parts):
+        msg = f"Type a chain of steps. {CHAIN_SYNTAX}"
+        raise InputError(msg)
+    steps = []
+    for number, part in enumerate(parts, 1):
+        match = re.fullmatch(r"([A-Za-z _-]+?)\s*(?::\s*(\d+))?\s*(?:@\s*([0-9.]+))?\s*(\+\s*contrast)?", part)
+        kind = re.sub(r"[\s-]+", "_", match.group(1).strip().casefold()).replace("color", "colour") if match else ""
+        if not match or kind not in STEP_KINDS:
+            msg = f"Step {number} of the chain, {part!r}, is not a step. {CHAIN_SYNTAX}"
+            raise InputError(msg)
+        window, amount = match.group(2), match.group(3)
+        if window is not None and kind not in WINDOW_KINDS:
+            msg = f"Step {number} of the chain: a {kind} step has no window (drop ':{window}')."
+            raise InputError(msg)
+        try:
+            value = float(amount) if amount is not None else STRENGTH
+        except ValueError as exc:
+            msg = f"Step {number} of the chain: amount {amount!r} must be a number from 0 to 1."
+            raise InputError(msg) from exc
+        steps.append(Step(kind, value, int(window) if window is not None else WINDOW, bool(match.group(4))))
+    return steps
+
+
 def load_preset_file(path: str | os.PathLike[str]) -> Preset:
     """Read and validate one custom preset file; raise InputError saying what is wrong."""
     path = Path(path)
@@ -760,13 +796,21 @@ class NumpyEngine:
     def _lab(self, frame: np.ndarray) -> np.ndarray:
         return cv2.cvtColor(frame.astype(np.float32) * np.float32(1 / 255), cv2.COLOR_BGR2Lab)
 
+    def prepare_lab(self, frame: np.ndarray) -> np.ndarray:
+        """What :meth:`lab_stats` and :meth:`lab_affine` take: the frame itself.
+
+        A float Lab copy would quadruple the memory of a colour lock's window,
+        and the conversion is cheap here, so it is done where needed.
+        """
+        return frame
+
     def lab_stats(self, frame: np.ndarray) -> Stats:
-        """Mean and spread of L, a and b (OpenCV's float Lab units)."""
+        """Mean and spread of L, a and b (OpenCV's float Lab units) of a :meth:`prepare_lab` frame."""
         means, stds = cv2.meanStdDev(self._lab(frame))
         return Stats(means.ravel(), stds.ravel())
 
     def lab_affine(self, frame: np.ndarray, scale: np.ndarray, offset: np.ndarray) -> np.ndarray:
-        """Per-channel ``scale * x + offset`` in Lab, back to BGR."""
+        """Per-channel ``scale * x + offset`` in Lab of a :meth:`prepare_lab` frame, back to BGR."""
         lab = self._lab(frame) * scale.astype(np.float32) + offset.astype(np.float32)
         out = cv2.cvtColor(lab, cv2.COLOR_Lab2BGR) * np.float32(255)
         return np.clip(out, 0, 255, out=out)
@@ -838,16 +882,24 @@ class WandEngine:
         self._functions(out, scale, offset, self._CHANNELS_BGR)
         return out
 
-    def lab_stats(self, frame) -> Stats:
-        """Mean and spread of ImageMagick's L, a and b channels, in 0..1 units."""
-        with frame.clone() as lab:
-            lab.transform_colorspace("lab")
-            return self._stats(lab, self._CHANNELS_LAB)
+    def prepare_lab(self, frame):
+        """A Lab copy of the frame, for :meth:`lab_stats` and :meth:`lab_affine`.
 
-    def lab_affine(self, frame, scale: np.ndarray, offset: np.ndarray):
-        """Per-channel ``scale * x + offset`` in ImageMagick's Lab, back to sRGB."""
-        out = frame.clone()
-        out.transform_colorspace("lab")
+        The colourspace round trip is the costly part of a colour lock, so each
+        frame is converted once and its Lab image serves both its statistics
+        and, later, its correction.
+        """
+        lab = frame.clone()
+        lab.transform_colorspace("lab")
+        return lab
+
+    def lab_stats(self, lab) -> Stats:
+        """Mean and spread of ImageMagick's L, a and b channels of a :meth:`prepare_lab` image, in 0..1 units."""
+        return self._stats(lab, self._CHANNELS_LAB)
+
+    def lab_affine(self, lab, scale: np.ndarray, offset: np.ndarray):
+        """Per-channel ``scale * x + offset`` on a :meth:`prepare_lab` image, back to sRGB."""
+        out = lab.clone()
         self._functions(out, scale, offset, self._CHANNELS_LAB)
         out.transform_colorspace("srgb")
         return out
@@ -976,12 +1028,16 @@ def _safe_ratio(num: float, den: float) -> float:
     return num / den if den > 1e-9 else 1.0
 
 
-def _pair_stage(step: ResolvedStep, engine: Engine, upstream: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+def _pair_stage(
+    step: ResolvedStep, engine: Engine, upstream: Iterator[tuple[int, Any]], wanted: range | None = None
+) -> Iterator[tuple[int, Any]]:
     previous = None
     previous_luma = 0.0
     for index, frame in upstream:
         luma = _luma(engine.stats(frame)) if step.kind == "normalize" else 0.0
-        if previous is None:
+        if wanted is not None and index not in wanted:
+            pass  # only feeds the next frame (a preview's lead-in): not worth a computation
+        elif previous is None:
             out = frame
         elif step.kind == "blend":
             out = engine.weighted(frame, previous, step.amount)
@@ -991,13 +1047,17 @@ def _pair_stage(step: ResolvedStep, engine: Engine, upstream: Iterator[tuple[int
             total = previous_luma + luma
             w = previous_luma / total if total > 1e-9 else 0.5
             out = engine.weighted(previous, frame, step.amount * w)
-        yield index, out
+        if wanted is None or index in wanted:
+            yield index, out
         previous, previous_luma = frame, luma
 
 
-def _window_stage(step: ResolvedStep, engine: Engine, upstream: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+def _window_stage(
+    step: ResolvedStep, engine: Engine, upstream: Iterator[tuple[int, Any]], wanted: range | None = None
+) -> Iterator[tuple[int, Any]]:
     half = step.window // 2
     needs_frames = step.kind in ("temporal_mean", "temporal_median")
+    in_lab = step.kind == "colour_lock"  # buffer Lab images: each frame is converted once (see prepare_lab)
     frames: deque[tuple[int, Any]] = deque()  # (index, frame) still needed
     stats: deque[tuple[int, Stats]] = deque()  # (index, stats) for locks
 
@@ -1030,12 +1090,15 @@ def _window_stage(step: ResolvedStep, engine: Engine, upstream: Iterator[tuple[i
     for index, frame in upstream:
         if next_out is None:
             next_out = index
+        if in_lab:
+            frame = engine.prepare_lab(frame)
         frames.append((index, frame))
         if not needs_frames:
-            s = engine.stats(frame) if step.kind == "brightness_lock" else engine.lab_stats(frame)
+            s = engine.lab_stats(frame) if in_lab else engine.stats(frame)
             stats.append((index, s))
         while index >= next_out + half:
-            yield next_out, emit(next_out)
+            if wanted is None or next_out in wanted:
+                yield next_out, emit(next_out)
             next_out += 1
             _drop_before(frames, next_out - (half if needs_frames else 0))
             _drop_before(stats, next_out - half)
@@ -1043,7 +1106,8 @@ def _window_stage(step: ResolvedStep, engine: Engine, upstream: Iterator[tuple[i
         last = frames[-1][0]
         if next_out > last:
             break
-        yield next_out, emit(next_out)
+        if wanted is None or next_out in wanted:
+            yield next_out, emit(next_out)
         next_out += 1
         _drop_before(frames, next_out - (half if needs_frames else 0))
         _drop_before(stats, next_out - half)
@@ -1055,13 +1119,15 @@ def _drop_before(buffer: deque, index: int) -> None:
 
 
 def run_chain(
-    chain: Chain, engine: Engine, frames: Iterable[tuple[int, np.ndarray]]
+    chain: Chain, engine: Engine, frames: Iterable[tuple[int, np.ndarray]], *, only: range | None = None
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Stream ``(index, 8-bit BGR frame)`` pairs through the chain; yield ``(index, 8-bit BGR result)``.
 
     Indices must be consecutive. Outputs within ``chain.lookback`` frames of
     the first index see a truncated history: drop them unless the stream
-    starts at the clip's first frame.
+    starts at the clip's first frame. ``only`` limits the work to the outputs
+    in that range (each step computes just what the later steps read); the
+    frames around it must still be streamed in.
     """
     inputs: deque[tuple[int, Any]] = deque()
 
@@ -1072,10 +1138,17 @@ def run_chain(
                 inputs.append((index, item))
             yield index, item
 
+    # What each step must produce: the final range, widened by what the later steps read around it.
+    wanted: list[range | None] = [None] * len(chain.steps)
+    if only is not None:
+        low, high = only.start, only.stop
+        for position in range(len(chain.steps) - 1, -1, -1):
+            wanted[position] = range(max(0, low), high)
+            low, high = low - chain.steps[position].past, high + chain.steps[position].future
     stream: Iterator[tuple[int, Any]] = loaded()
-    for step in chain.steps:
+    for step, step_wanted in zip(chain.steps, wanted, strict=True):
         stage = _pair_stage if step.kind in PAIR_KINDS else _window_stage
-        stream = stage(step, engine, stream)
+        stream = stage(step, engine, stream, step_wanted)
     for index, result in stream:
         if chain.mix < 1.0:
             _drop_before(inputs, index)
@@ -1177,7 +1250,7 @@ def preview(
 
     frames = []
     reader = _sized_reader(listing.frames, range(first, last), workers=2)
-    for index, after in run_chain(chain, chosen.engine, keep(reader)):
+    for index, after in run_chain(chain, chosen.engine, keep(reader), only=range(start, stop)):
         if start <= index < stop:
             frames.append(PreviewFrame(index, listing.frames[index].name, originals.pop(index), after))
     return PlaygroundPreview(frames, chosen.engine.name, chain.preset.title, chosen.message)
@@ -1279,7 +1352,7 @@ def apply_preset(
             reader = _sized_reader(listing.frames, range(first, total), workers=workers)
             with (
                 WriteBehind(workers=workers, depth=workers + 2, on_written=checkpoint.on_written) as writer,
-                contextlib.closing(run_chain(chain, chosen.engine, reader)) as results,
+                contextlib.closing(run_chain(chain, chosen.engine, reader, only=range(done, total))) as results,
             ):
                 for index, out in results:
                     if index < done:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -60,3 +62,18 @@ def still_clip(tmp_path: Path) -> tuple[Path, Path]:
     write_frames(source, [scene] * 8)
     write_frames(generated, noisy_copies(scene, 8))
     return source, generated
+
+
+@pytest.fixture
+def no_magickwand(monkeypatch):
+    """Make ``import wand.image`` fail as it does when the MagickWand library is missing."""
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "wand" or name.startswith("wand."):
+            raise ImportError("MagickWand shared library not found.")
+        return real_import(name, *args, **kwargs)
+
+    for name in [m for m in sys.modules if m == "wand" or m.startswith("wand.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(builtins, "__import__", fake_import)

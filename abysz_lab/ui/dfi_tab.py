@@ -59,14 +59,16 @@ def is_video_input(path: Path) -> bool:
     return path.is_file() or path.suffix.lower() in video.VIDEO_EXTENSIONS
 
 
-def resolve_output(generated: str, output: str, output_root: str = "") -> Path:
-    """The output folder: as typed, else ``<generated name>_dfi`` under the output root or next to the input."""
+def resolve_output(
+    generated: str, output: str, output_root: str = "", *, suffix: str = OUTPUT_SUFFIX, what: str = "generated frames"
+) -> Path:
+    """The output folder: as typed, else ``<input name><suffix>`` under the output root or next to the input."""
     typed = (output or "").strip().strip('"')
     if typed:
         return Path(typed).expanduser()
-    gen = folder_value(generated, "generated frames")
+    gen = folder_value(generated, what)
     stem = gen.stem if is_video_input(gen) else gen.name
-    name = f"{stem or 'frames'}{OUTPUT_SUFFIX}"
+    name = f"{stem or 'frames'}{suffix}"
     root = (output_root or "").strip()
     return Path(root).expanduser() / name if root else gen.parent / name
 

@@ -45,6 +45,18 @@ detail that follows the real video. With the ControlNet extension installed, **S
 also fills ControlNet unit 0's batch input directory with the original frames: enable the unit and
 pick the preprocessor and model yourself.
 
+## Deflicker playground
+
+For frames without their original video, or as a gentler pass after DFI. Pick a preset (each says what
+its strength and window do; picking one sets its recommended values), **Preview deflicker** a few frames
+(before | after stills and an animated GIF), then **Apply to folder**. *Brightness lock* and *Colour lock*
+remove brightness and colour pumping while keeping slow real fades; *Temporal median* removes details that
+pop in for a frame. The original's Blend, Overlay and Normalize are there too, without the original's
+extra +10 brightness at Overlay strength >= 0.4 and without its mangled first frame. Presets run on
+ImageMagick (through Wand) when it loads, otherwise on numpy/OpenCV with the same result, and the tab
+says what to install. Save your own chains (e.g. `brightness_lock -> temporal_median:3`) under
+*Playground custom presets*; they are JSON files in your user folder.
+
 ## Good to know
 
 - Frames are paired by natural sort (`frame2` before `frame10`); with different counts the first pairs
