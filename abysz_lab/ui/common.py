@@ -41,10 +41,17 @@ def help_text(spec: prm.ParamSpec) -> str:
     return spec.help
 
 
+def prefixed_label(prefix: str, label: str) -> str:
+    """``prefix`` + ``label`` reading as one phrase: "Tools extract frames per second", "DFI tolerance"."""
+    if prefix and label[:1].isupper() and label[1:2].islower():  # leave acronyms (DFI, PSNR) alone
+        label = label[0].lower() + label[1:]
+    return f"{prefix}{label}"
+
+
 def param_widget(spec: prm.ParamSpec, *, elem_prefix: str, label_prefix: str = "") -> Any:
     """One gradio control for one parameter: Checkbox, Dropdown, Slider, Number or Textbox."""
     common = {
-        "label": f"{label_prefix}{spec.label}",
+        "label": prefixed_label(label_prefix, spec.label),
         "info": help_text(spec),
         "elem_id": f"{elem_prefix}_{spec.name}",
         "interactive": True,
