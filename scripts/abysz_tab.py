@@ -1,14 +1,17 @@
 """A1111/Forge entry point: register the Abysz LAB tab and its settings. No processing here.
 
 A1111 loads this file with ``spec_from_file_location`` while the extension root is
-on ``sys.path``, so the ``abysz_lab`` package is importable. Callbacks are
-registered at import, because "Reload UI" clears them and re-imports this file.
+on ``sys.path``, and takes it off again right after: the ``abysz_lab`` package must
+be imported here, at module level, not inside the callbacks (which run later).
+Callbacks are registered at import, because "Reload UI" clears them and re-imports
+this file.
 """
 
 from __future__ import annotations
 
 import gradio as gr
 
+from abysz_lab.ui import TAB_ELEM_ID, apply_magick_home, build_ui, settings_from_host, settings_options
 from modules import script_callbacks, scripts, shared
 
 # Only right while A1111 imports this file, so capture it now.
@@ -18,8 +21,6 @@ SECTION = ("abysz_lab", "Abysz LAB")
 
 def on_ui_settings() -> None:
     """Add the Abysz LAB section to A1111's Settings."""
-    from abysz_lab.ui import settings_options
-
     for option in settings_options():
         info = shared.OptionInfo(
             option.default,
@@ -35,8 +36,6 @@ def on_ui_settings() -> None:
 
 def on_ui_tabs() -> list[tuple[object, str, str]]:
     """Build the tab from the current settings."""
-    from abysz_lab.ui import TAB_ELEM_ID, apply_magick_home, build_ui, settings_from_host, settings_options
-
     saved = {o.name: getattr(shared.opts, o.key, o.default) for o in settings_options()}
     settings = settings_from_host(saved, in_webui=True)
     note = apply_magick_home(settings.magick_home)

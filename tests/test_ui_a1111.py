@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from ui_support import REPO, STANDIN, forget_standin_modules, needs_gradio
 
@@ -76,3 +80,37 @@ def test_reload_ui_registers_the_callbacks_again(webui):
     script_callbacks.clear_callbacks()
     scripts.load_extension_scripts(str(REPO))
     assert len(script_callbacks.callback_map["callbacks_ui_tabs"]) == 1
+
+
+# Run in a fresh interpreter where ``abysz_lab`` is importable only through the extension
+# root that the stand-in puts on sys.path while it imports scripts/ (the test venvs also
+# carry an editable install of the package, which would hide the problem).
+_LOAD_THEN_CALL_CALLBACKS = """
+import importlib.util, os, sys
+sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "__module__", "").startswith("__editable__")]
+sys.path[:] = [p for p in sys.path if not os.path.isdir(os.path.join(p or os.getcwd(), "abysz_lab"))]
+if importlib.util.find_spec("abysz_lab") is not None:
+    sys.exit("abysz_lab is still importable: this check would prove nothing")
+sys.path.insert(0, sys.argv[1])
+from modules import script_callbacks, scripts
+scripts.load_extension_scripts(sys.argv[2])
+script_callbacks.ui_settings_callback()
+[(blocks, title, elem_id)] = script_callbacks.ui_tabs_callback()
+print(title, elem_id)
+"""
+
+
+def test_callbacks_work_after_the_extension_root_left_sys_path(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["GRADIO_ANALYTICS_ENABLED"] = "False"
+    result = subprocess.run(
+        [sys.executable, "-c", _LOAD_THEN_CALL_CALLBACKS, str(STANDIN), str(REPO)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "Abysz LAB abysz_lab"
