@@ -14,6 +14,8 @@ import sys
 REQUIREMENTS: list[tuple[str, str]] = [
     ("wand", "Wand>=0.6.13"),
     ("tqdm", "tqdm>=4.60"),
+    ("imageio_ffmpeg", "imageio-ffmpeg>=0.5"),  # ships its own ffmpeg binary: nothing needed on PATH
+    ("matplotlib", "matplotlib>=3.5"),
 ]
 
 # Never installed or upgraded from here, even if missing: the WebUI pins them.

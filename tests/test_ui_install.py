@@ -72,9 +72,24 @@ def test_only_missing_requirements_are_installed_never_host_owned_ones():
         import install
     finally:
         sys.path.remove(str(REPO))
-    present = {"tqdm", "cv2", "numpy", "gradio", "PIL"}
+    present = {"tqdm", "imageio_ffmpeg", "matplotlib", "cv2", "numpy", "gradio", "PIL"}
     assert install.missing_requirements(lambda module: module in present) == ["Wand>=0.6.13"]
     assert not {m for m, _ in install.REQUIREMENTS} & set(install.HOST_OWNED)
+
+
+def test_install_py_covers_every_runtime_dependency_the_webui_does_not_own():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    sys.path.insert(0, str(REPO))
+    try:
+        import install
+    finally:
+        sys.path.remove(str(REPO))
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    host_owned = {"numpy", "opencv-python"}
+    wanted = {d.split(">")[0].split("=")[0].strip().lower() for d in declared} - host_owned
+    installed = {req.split(">")[0].split("=")[0].strip().lower() for _, req in install.REQUIREMENTS}
+    assert wanted == installed
 
 
 def test_a_failed_pip_install_is_reported_and_does_not_stop_the_start(capsys):
