@@ -135,9 +135,9 @@ class SubTab:
 # Register sub-tabs here, one line each (the Guide stays last).
 SUBTABS: list[SubTab] = [
     SubTab("DFI", "abysz_dfi_tab", "abysz_lab.ui.dfi_tab"),
-    SubTab("Analyze", "abysz_analyze_tab", "abysz_lab.ui.analysis_tab"),
-    SubTab("Tools", "abysz_tools_tab", "abysz_lab.ui.tools_tab"),
     SubTab("Deflicker playground", "abysz_playground_tab", "abysz_lab.ui.playground_tab"),
+    SubTab("Tools", "abysz_tools_tab", "abysz_lab.ui.tools_tab"),
+    SubTab("Analyze", "abysz_analyze_tab", "abysz_lab.ui.analysis_tab"),
     SubTab("Guide", "abysz_guide_tab", "abysz_lab.ui.guide"),
 ]
 
