@@ -8,11 +8,10 @@ Screenshots go to test-output/browser-gradio-<version>/.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-from ui_support import chromium_page, free_port, needs_browser, needs_gradio, screenshot_folder, serving
+from ui_support import chromium_page, demo_ui, needs_browser, needs_gradio, screenshot_folder
 
 DEMO_FRAMES = 24
 
@@ -28,11 +27,7 @@ def shots() -> Path:
 def server(tmp_path_factory):
     """The standalone UI with the demo clip, in a subprocess; yields (url, demo folder)."""
     work = tmp_path_factory.mktemp("ui")
-    port = free_port()
-    command = [sys.executable, "-m", "abysz_lab", "ui", "--port", str(port), "--demo"]
-    command += ["--demo-dir", str(work / "demo"), "--demo-frames", str(DEMO_FRAMES)]
-    url = f"http://127.0.0.1:{port}/"
-    with serving(command, work / "server.log", url):
+    with demo_ui(work, DEMO_FRAMES) as url:
         yield url, work / "demo"
 
 

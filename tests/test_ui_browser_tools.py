@@ -9,11 +9,10 @@ test-output/browser-gradio-<version>/.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-from ui_support import chromium_page, free_port, needs_browser, needs_gradio, screenshot_folder, serving
+from ui_support import chromium_page, demo_ui, needs_browser, needs_gradio, screenshot_folder
 
 DEMO_FRAMES = 24
 
@@ -31,11 +30,7 @@ def server(tmp_path_factory):
     from abysz_lab.dfi import DFIParams, run_dfi
 
     work = tmp_path_factory.mktemp("ui_tools")
-    port = free_port()
-    command = [sys.executable, "-m", "abysz_lab", "ui", "--port", str(port), "--demo"]
-    command += ["--demo-dir", str(work / "demo"), "--demo-frames", str(DEMO_FRAMES)]
-    url = f"http://127.0.0.1:{port}/"
-    with serving(command, work / "server.log", url):
+    with demo_ui(work, DEMO_FRAMES) as url:
         run_dfi(work / "demo" / "source", work / "demo" / "generated", work / "stabilised", DFIParams())
         yield url, work / "demo", work / "stabilised"
 

@@ -19,7 +19,7 @@ STANDIN = Path(__file__).resolve().parent / "a1111_standin"
 
 needs_gradio = pytest.mark.skipif(
     importlib.util.find_spec("gradio") is None,
-    reason="gradio is not installed (run the UI tests in the A1111 or Forge venv: /tmp/va, /tmp/vf)",
+    reason="gradio is not installed (make test runs the UI tests in the A1111 and Forge venvs)",
 )
 
 
@@ -109,6 +109,17 @@ def serving(command: list[str], log_path: Path, url: str, timeout: float = 120) 
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@contextlib.contextmanager
+def demo_ui(work: Path, frames: int) -> Iterator[str]:
+    """Serve the standalone UI (a subprocess) with a ``frames``-frame demo clip in ``work/demo``; yield its URL."""
+    port = free_port()
+    command = [sys.executable, "-m", "abysz_lab", "ui", "--port", str(port), "--demo"]
+    command += ["--demo-dir", str(work / "demo"), "--demo-frames", str(frames)]
+    url = f"http://127.0.0.1:{port}/"
+    with serving(command, work / "server.log", url):
+        yield url
 
 
 @contextlib.contextmanager

@@ -70,6 +70,26 @@ def param_widget(spec: prm.ParamSpec, *, elem_prefix: str, label_prefix: str = "
     return compat.component(gr.Textbox, value=str(spec.default), **common)
 
 
+def run_option_widgets(label_prefix: str, elem_prefix: str) -> dict[str, Any]:
+    """The "overwrite" and "resume" checkboxes every tab that writes a folder of frames offers."""
+    return {
+        "overwrite": compat.component(
+            gr.Checkbox,
+            label=f"{label_prefix}overwrite same-named files",
+            value=False,
+            info="Allow replacing files in the output folder that Abysz LAB did not write.",
+            elem_id=f"{elem_prefix}_overwrite",
+        ),
+        "resume": compat.component(
+            gr.Checkbox,
+            label=f"{label_prefix}resume an interrupted run",
+            value=True,
+            info="Continue after the last whole frame when the same run was stopped.",
+            elem_id=f"{elem_prefix}_resume",
+        ),
+    }
+
+
 def param_widgets(cls: type, *, elem_prefix: str, label_prefix: str = "") -> dict[str, Any]:
     """A control per declared field of ``cls``, keyed by field name, in declaration order.
 

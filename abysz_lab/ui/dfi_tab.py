@@ -467,20 +467,7 @@ def build(ctx: TabContext) -> DFIHandlers:
             info="Stop after this many frames (0 = all): try settings on a short stretch first.",
             elem_id="abysz_dfi_frames_limit",
         )
-        inputs["overwrite"] = compat.component(
-            gr.Checkbox,
-            label="DFI overwrite same-named files",
-            value=False,
-            info="Allow replacing files in the output folder that Abysz LAB did not write.",
-            elem_id="abysz_dfi_overwrite",
-        )
-        inputs["resume"] = compat.component(
-            gr.Checkbox,
-            label="DFI resume an interrupted run",
-            value=True,
-            info="Continue after the last whole frame when the same run was stopped.",
-            elem_id="abysz_dfi_resume",
-        )
+        inputs.update(common.run_option_widgets("DFI ", "abysz_dfi"))
     with gr.Row(elem_id="abysz_dfi_preview_row"):
         inputs["preview_frames"] = compat.component(
             tb,

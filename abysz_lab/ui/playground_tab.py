@@ -472,20 +472,7 @@ def build(ctx: TabContext) -> PlaygroundHandlers:
             info="Compare input and output frames after the run (takes about as long again).",
             elem_id="abysz_pg_measure",
         )
-        inputs["overwrite"] = compat.component(
-            gr.Checkbox,
-            label="Playground overwrite same-named files",
-            value=False,
-            info="Allow replacing files in the output folder that Abysz LAB did not write.",
-            elem_id="abysz_pg_overwrite",
-        )
-        inputs["resume"] = compat.component(
-            gr.Checkbox,
-            label="Playground resume an interrupted run",
-            value=True,
-            info="Continue after the last whole frame when the same run was stopped.",
-            elem_id="abysz_pg_resume",
-        )
+        inputs.update(common.run_option_widgets("Playground ", "abysz_pg"))
     with gr.Row(elem_id="abysz_pg_buttons"):
         apply_button = compat.component(gr.Button, value="Apply to folder", variant="primary", elem_id="abysz_pg_apply")
         cancel_button = compat.component(
