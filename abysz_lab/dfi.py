@@ -42,11 +42,13 @@ from abysz_lab.jobs import (
     RunRecord,
     RunSummary,
     check_name_collisions,
+    frames_fingerprint,
     report,
     resume_point,
 )
 
 HELD = 255  # mask value of a pixel that carries the previous output unchanged
+LOSSLESS_SUFFIXES = (".png", ".bmp", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)
@@ -373,6 +375,8 @@ def run_dfi(
         "generated": os.path.realpath(pairs.generated.folder),
         "source_frames": len(pairs.source),
         "generated_frames": len(pairs.generated),
+        # Replacing input frames (a new img2img pass into the same folder) must not count as "already done".
+        "inputs": frames_fingerprint(pairs.source.frames[: pairs.count] + pairs.generated.frames[: pairs.count]),
     }
     record = RunRecord(output, "dfi", identity)
     check_name_collisions(output, [p.name for p in out_paths], record, overwrite=overwrite)
@@ -383,7 +387,11 @@ def run_dfi(
     cancel = cancel or CancelToken()
     state: DFIState | None = None
     first_size: tuple[int, int] | None = None
-    if done:
+    # The recursion carries the previous OUTPUT. A lossless file on disk is that output exactly; a JPEG or
+    # WebP one is not, so then the earlier frames are recomputed in memory (read, not written again).
+    lossless = all(p.suffix.lower() in LOSSLESS_SUFFIXES for p in out_paths[:done])
+    first = done if lossless else 0
+    if done and lossless:
         src, prev_out = _read_pair(sources[done - 1], out_paths[done - 1], params.map_denoise)
         first_size = (prev_out.shape[1], prev_out.shape[0])
         state = start_state(src, prev_out, step_index=done - 1)
@@ -396,13 +404,13 @@ def run_dfi(
             contextlib.closing(
                 read_ahead(
                     lambda i: _read_pair(sources[i], generated[i], params.map_denoise),
-                    range(done, total),
+                    range(first, total),
                     workers=workers,
                     depth=workers + 2,
                 )
             ) as reader,
         ):
-            for index, (src, gen) in zip(range(done, total), reader, strict=False):
+            for index, (src, gen) in zip(range(first, total), reader, strict=False):
                 if cancel.cancelled:
                     cancelled = True
                     break
@@ -414,8 +422,9 @@ def run_dfi(
                     state = start_state(src, out)
                 else:
                     state, out, _ = dfi_step(state, src, gen, params)
-                writer.submit(index, out_paths[index], out)
-                report(progress, index + 1, total, start, generated[index].name)
+                if index >= done:
+                    writer.submit(index, out_paths[index], out)
+                    report(progress, index + 1, total, start, generated[index].name)
     finally:
         checkpoint.close()
     written = checkpoint.written

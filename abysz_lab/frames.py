@@ -9,12 +9,12 @@ never modified.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import tempfile
-import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,9 +135,18 @@ def read_frame(path: str | os.PathLike[str]) -> np.ndarray:
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
-        msg = f"Cannot read {path}: {exc.strerror or exc}."
+        msg = (
+            f"Cannot read {path}: {exc.strerror or exc}. Check the file still exists and that you may read it "
+            "(files being written by another program can be locked)."
+        )
         raise InputError(msg) from exc
-    decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    try:
+        decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    except cv2.error as exc:  # e.g. a header claiming more pixels than OpenCV allows
+        msg = (
+            f"Cannot decode {path.name} in {path.parent}: OpenCV refused it ({_cv2_reason(exc)}). Re-export that frame."
+        )
+        raise CorruptFrameError(msg) from exc
     if decoded is None:
         msg = (
             f"Cannot decode {path.name} in {path.parent}: the file is empty, truncated or not an image. "
@@ -159,11 +168,23 @@ def encode_frame(image: np.ndarray, suffix: str) -> bytes:
         params = [cv2.IMWRITE_JPEG_QUALITY, 95]
     elif suffix == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, 95]
-    ok, buf = cv2.imencode(suffix, image, params)
+    try:
+        ok, buf = cv2.imencode(suffix, image, params)
+    except cv2.error as exc:  # e.g. WebP is limited to 16383 pixels a side
+        h, w = image.shape[:2]
+        msg = f"OpenCV cannot write a {w}x{h} {suffix} image ({_cv2_reason(exc)}); use .png for the output."
+        raise InputError(msg) from exc
     if not ok:
         msg = f"OpenCV cannot encode {suffix} images; use .png or .jpg."
         raise InputError(msg)
     return buf.tobytes()
+
+
+def _cv2_reason(exc: Exception) -> str:
+    """The last meaningful line of an OpenCV error, without its source-file clutter."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reason = lines[-1] if lines else type(exc).__name__
+    return reason.split(") ", 1)[-1] if reason.startswith("(") else reason
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
@@ -180,6 +201,8 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
         msg = f"Cannot write in {path.parent}: {exc.strerror or exc}. Check the folder exists and is writable."
         raise InputError(msg) from exc
     try:
+        if hasattr(os, "fchmod"):  # mkstemp makes 0600 files; outputs get the usual umask-based mode
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         Path(tmp).replace(path)
@@ -190,6 +213,14 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
             msg = f"Cannot write {path}: {exc.strerror or exc}. Check free disk space and permissions."
             raise InputError(msg) from exc
         raise
+
+
+@functools.cache
+def _umask() -> int:
+    # Reading the umask means setting it: do it once, at first use (not at import).
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_frame(path: str | os.PathLike[str], image: np.ndarray) -> None:
@@ -267,7 +298,7 @@ class WriteBehind:
     on_written: Callable[[int], None] | None = None
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
     _pending: deque = field(default_factory=deque, init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _failed: bool = field(default=False, init=False, repr=False)
 
     def __enter__(self) -> WriteBehind:
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="abysz-write")
@@ -284,8 +315,13 @@ class WriteBehind:
 
     def _retire_oldest(self) -> None:
         index, fut = self._pending.popleft()
-        fut.result()
-        if self.on_written is not None:
+        try:
+            fut.result()
+        except BaseException:
+            self._failed = True
+            raise
+        # After a failed write, later frames are not "written up to here": the resume record must stop.
+        if self.on_written is not None and not self._failed:
             self.on_written(index)
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -321,8 +357,3 @@ def fit_to_size(image: np.ndarray, width: int, height: int) -> np.ndarray:
             y0 = (h - new_h) // 2
             image = image[y0 : y0 + new_h, :]
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
-
-
-def output_paths(frames: Sequence[Path], folder: Path) -> list[Path]:
-    """Return the output path of each input frame: same name, in ``folder``."""
-    return [folder / p.name for p in frames]

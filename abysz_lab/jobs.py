@@ -8,6 +8,7 @@ folder so an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -84,6 +85,8 @@ class RunSummary:
 
     def describe(self) -> str:
         """One human sentence with the figures."""
+        if self.total and self.resumed_from == self.total:
+            return f"{self.operation}: all {self.total} frames were already in {self.output}; nothing to do."
         resumed = f" (resumed after frame {self.resumed_from})" if self.resumed_from else ""
         skipped = f"; {self.skipped_inputs} non-image entries ignored" if self.skipped_inputs else ""
         return (
@@ -104,8 +107,6 @@ class RunRecord:
         self.path = Path(output) / f".{operation}{SIDECAR_SUFFIX}"
         self.operation = operation
         self.identity = identity
-        self.completed = 0
-        self.names: list[str] = []
 
     def load_resumable(self) -> int:
         """Return how many frames a previous identical run completed (0 if none or different)."""
@@ -128,7 +129,6 @@ class RunRecord:
 
     def save(self, completed: int, *, finished: bool = False) -> None:
         """Record that ``completed`` frames are whole on disk (atomic write)."""
-        self.completed = completed
         payload = {
             "operation": self.operation,
             "identity": self.identity,
@@ -139,10 +139,21 @@ class RunRecord:
         write_bytes_atomic(self.path, json.dumps(payload, indent=1, sort_keys=True).encode("utf-8"))
 
 
+def frames_fingerprint(paths: Sequence[Path]) -> str:
+    """A digest of the names, sizes and modification times of input files: changes when any is replaced."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    for path in paths:
+        st = path.stat()
+        digest.update(f"{path.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
 def resume_point(record: RunRecord, out_paths: Sequence[Path], *, resume: bool, warnings: list[str]) -> int:
     """How many frames an identical, interrupted earlier run left whole (0 = start over).
 
-    Appends to ``warnings`` why an earlier run in the folder is not continued.
+    Appends to ``warnings`` why an earlier run in the folder is not continued,
+    and records the new run at once, so a run killed before its first
+    checkpoint is never mistaken for the earlier one.
     """
     if record.differs_from_previous():
         warnings.append(
@@ -152,6 +163,12 @@ def resume_point(record: RunRecord, out_paths: Sequence[Path], *, resume: bool, 
     if done and not all(p.exists() for p in out_paths[:done]):
         warnings.append("Some frames of the previous run are missing from the output folder: starting over.")
         done = 0
+    if done == len(out_paths) and done:
+        warnings.append(
+            "This run was already complete in this output folder: nothing to do. "
+            "Turn off resuming (--no-resume) to compute it again."
+        )
+    record.save(done, finished=done == len(out_paths))
     return done
 
 

@@ -59,6 +59,7 @@ from abysz_lab.jobs import (
     RunRecord,
     RunSummary,
     check_name_collisions,
+    frames_fingerprint,
     report,
     resume_point,
 )
@@ -1361,6 +1362,7 @@ def apply_preset(
         "engine": chosen.engine.name,
         "input": os.path.realpath(listing.folder),
         "frames": total,
+        "inputs": frames_fingerprint(listing.frames),  # replaced frames must not count as "already done"
     }
     record = RunRecord(output, "deflicker", identity)
     check_name_collisions(output, [p.name for p in out_paths], record, overwrite=overwrite)

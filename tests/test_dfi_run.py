@@ -229,19 +229,24 @@ def _cancel_after(n: int, token: CancelToken):
     return on_progress
 
 
-def test_cancel_stops_between_frames_and_resume_finishes_identically(still_clip, tmp_path):
-    source, generated = still_clip
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".webp"])
+def test_cancel_stops_between_frames_and_resume_finishes_identically(tmp_path, ext):
+    scene = static_scene()
+    write_frames(tmp_path / "src", [scene] * 12)
+    write_frames(tmp_path / "gen", noisy_copies(scene, 12), pattern="frame_{:03d}" + ext)
+    source, generated = tmp_path / "src", tmp_path / "gen"
     reference = run_dfi(source, generated, tmp_path / "reference")
     token = CancelToken()
     out = tmp_path / "out"
     with pytest.raises(Cancelled, match="Cancelled after"):
         run_dfi(source, generated, out, progress=_cancel_after(3, token), cancel=token)
     record = json.loads((out / ".dfi.abysz.json").read_text())
-    assert 3 <= record["completed"] < 8
-    assert len(list(out.glob("*.png"))) == record["completed"]
+    assert 3 <= record["completed"] < 12
+    assert len(list(out.glob("*" + ext))) == record["completed"]
     resumed = run_dfi(source, generated, out)
     assert resumed.resumed_from == record["completed"]
-    assert resumed.written == 8
+    assert resumed.written == 12
+    # Lossy outputs cannot carry the recursion exactly: the earlier frames are recomputed in memory.
     for a, b in zip(reference.outputs, resumed.outputs, strict=True):
         assert np.array_equal(read_back(a), read_back(b)), a.name
 
@@ -261,6 +266,18 @@ def test_finished_run_is_not_redone(still_clip, tmp_path):
     again = run_dfi(source, generated, tmp_path / "out")
     assert again.resumed_from == 8
     assert again.written == 8
+    assert "nothing to do" in again.describe()
+    assert any("--no-resume" in w for w in again.warnings)
+
+
+def test_replaced_input_frames_start_over(still_clip, tmp_path):
+    source, generated = still_clip
+    out = tmp_path / "out"
+    run_dfi(source, generated, out, DFIParams(tolerance=0))
+    write_frames(generated, [np.full((48, 64, 3), 99, np.uint8)] * 8)  # a new img2img pass, same names
+    again = run_dfi(source, generated, out, DFIParams(tolerance=0))
+    assert again.resumed_from == 0
+    assert read_back(out / "frame_005.png")[0, 0].tolist() == [99, 99, 99]
 
 
 def test_preview_masks_show_held_and_moving_areas(tmp_path):

@@ -222,3 +222,40 @@ def test_write_error_from_the_disk_is_reported_with_the_path(tmp_path, monkeypat
     with pytest.raises(InputError, match=r"Cannot write .*x.png: No space left on device"):
         write_frame(tmp_path / "x.png", np.zeros((2, 2, 3), np.uint8))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_header_claiming_a_huge_image_is_a_corrupt_frame_not_a_crash(tmp_path):
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    (tmp_path / "huge.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk)
+    with pytest.raises(CorruptFrameError, match="huge.png"):
+        read_frame(tmp_path / "huge.png")
+
+
+def test_outputs_get_the_usual_file_mode_not_private(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        write_frame(tmp_path / "x.png", np.zeros((2, 2, 3), np.uint8))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "x.png").stat().st_mode & 0o777 == 0o644
+
+
+def test_write_behind_stops_reporting_after_a_failed_write(tmp_path):
+    seen = []
+    img = np.zeros((4, 4, 3), np.uint8)
+
+    def write_three() -> None:
+        with WriteBehind(workers=1, depth=8, on_written=seen.append) as writer:
+            writer.submit(0, tmp_path / "a.png", img)
+            writer.submit(1, tmp_path / "missing folder" / "b.png", img)
+            writer.submit(2, tmp_path / "c.png", img)
+
+    with pytest.raises(InputError):
+        write_three()
+    assert seen == [0]
