@@ -12,7 +12,7 @@ import sys
 
 # (module to import, pip requirement). Add new pure-Python dependencies here.
 REQUIREMENTS: list[tuple[str, str]] = [
-    ("wand", "Wand>=0.6.13"),
+    ("wand", "Wand>=0.7"),  # evaluate_images (temporal presets) arrived in 0.7
     ("tqdm", "tqdm>=4.60"),
     ("imageio_ffmpeg", "imageio-ffmpeg>=0.5"),  # ships its own ffmpeg binary: nothing needed on PATH
     ("matplotlib", "matplotlib>=3.5"),
@@ -38,8 +38,43 @@ def missing_requirements(is_installed) -> list[str]:
     return [req for module, req in REQUIREMENTS if module not in HOST_OWNED and not is_installed(module)]
 
 
+def outdated_requirements(version_of=None) -> list[str]:
+    """Requirements that are installed but older than we need (e.g. Wand 0.6 lacks evaluate_images).
+
+    Only our own packages are checked: the WebUI's pinned ones are never upgraded from here.
+    """
+    import importlib.metadata
+
+    version_of = version_of or importlib.metadata.version
+    outdated = []
+    for _module, requirement in REQUIREMENTS:
+        name, _, minimum = requirement.partition(">=")
+        try:
+            installed = version_of(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        if minimum and _version_tuple(installed) < _version_tuple(minimum):
+            outdated.append(requirement)
+    return outdated
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
 def install_missing(launch) -> None:
-    """Install each missing requirement with A1111's run_pip; report a failure and carry on."""
+    """Install each missing or too old requirement with A1111's run_pip; report a failure and carry on."""
+    for requirement in outdated_requirements():
+        try:
+            launch.run_pip(f'install -U "{requirement}"', f"Abysz LAB requirement (upgrade): {requirement}")
+        except (RuntimeError, OSError) as exc:
+            print(f"Abysz LAB: could not upgrade {requirement}: {exc}", file=sys.stderr)
     for requirement in missing_requirements(launch.is_installed):
         try:
             launch.run_pip(f'install "{requirement}"', f"Abysz LAB requirement: {requirement}")

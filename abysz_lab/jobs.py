@@ -56,10 +56,16 @@ class CancelToken:
         """True once :meth:`cancel` was called."""
         return self._event.is_set()
 
-    def raise_if_cancelled(self, done: int, total: int) -> None:
-        """Raise Cancelled (saying how far the run got) if the token is set."""
+    def raise_if_cancelled(self, done: int, total: int, *, writes_frames: bool = True) -> None:
+        """Raise Cancelled (saying how far the run got and how to go on) if the token is set."""
         if self._event.is_set():
-            msg = f"Cancelled after {done} of {total} frames; the frames written so far are complete."
+            if writes_frames:
+                msg = (
+                    f"Cancelled after {done} of {total} frames; the frames written so far are complete. "
+                    "Run it again with resume on to continue from there."
+                )
+            else:
+                msg = f"Cancelled after {done} of {total} frames; nothing was written."
             raise Cancelled(msg)
 
 
@@ -166,7 +172,7 @@ def resume_point(record: RunRecord, out_paths: Sequence[Path], *, resume: bool, 
     if done == len(out_paths) and done:
         warnings.append(
             "This run was already complete in this output folder: nothing to do. "
-            "Turn off resuming (--no-resume) to compute it again."
+            "To compute it again, turn resume off (command line: --no-resume)."
         )
     record.save(done, finished=done == len(out_paths))
     return done
@@ -212,7 +218,7 @@ def check_name_collisions(output: Path, names: Sequence[str], record: RunRecord,
         msg = (
             f"The output folder {output} already holds {len(clashes)} file(s) with the names this run would "
             f"write (e.g. {clashes[0]}), not written by Abysz LAB. Choose an empty folder, or allow "
-            "overwriting (--overwrite)."
+            "overwriting (tick 'overwrite same-named files'; command line: --overwrite)."
         )
         raise InputError(msg)
 

@@ -720,6 +720,15 @@ def _import_wand_image():
     except ImportError as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise MissingDependencyError(missing_wand_message(reason=reason[:160])) from exc
+    if not hasattr(wand.image.Image, "evaluate_images"):  # the temporal presets need Wand >= 0.7
+        import wand.version
+
+        msg = (
+            f"Wand {wand.version.VERSION} is too old for the temporal presets (it needs 0.7 or newer): "
+            "run `pip install -U Wand` in the WebUI's Python environment and restart; the numpy engine is "
+            "used meanwhile."
+        )
+        raise MissingDependencyError(msg)
     return wand.image
 
 

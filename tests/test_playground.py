@@ -532,3 +532,15 @@ def test_saved_preset_is_plain_editable_json(tmp_path):
     path = pg.save_preset(pg.make_preset("Readable", [Step("normalize", 1.0)]), tmp_path)
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["steps"] == [{"kind": "normalize", "amount": 1.0}]
+
+
+def test_a_wand_too_old_for_temporal_presets_falls_back_to_numpy(monkeypatch):
+    pytest.importorskip("wand.image", reason="needs ImageMagick")
+    import wand.image
+
+    monkeypatch.delattr(wand.image.BaseImage, "evaluate_images")  # as in Wand 0.6
+    status = pg.engine_status()
+    assert not status.wand_available
+    assert "too old" in status.message
+    assert "pip install -U Wand" in status.message
+    assert pg.choose_engine("auto").engine.name == "numpy"

@@ -73,7 +73,7 @@ def test_only_missing_requirements_are_installed_never_host_owned_ones():
     finally:
         sys.path.remove(str(REPO))
     present = {"tqdm", "imageio_ffmpeg", "matplotlib", "cv2", "numpy", "gradio", "PIL"}
-    assert install.missing_requirements(lambda module: module in present) == ["Wand>=0.6.13"]
+    assert install.missing_requirements(lambda module: module in present) == ["Wand>=0.7"]
     assert not {m for m, _ in install.REQUIREMENTS} & set(install.HOST_OWNED)
 
 
