@@ -62,6 +62,8 @@ CUT_MEASURED_SHARE = 0.15  # a frame whose flow explains less of the picture tha
 GHOST_HOLD = 0.5  # an output that moved less than this fraction towards the new render is holding the past
 SSIM_SIGMA = 1.5  # Wang et al. 2004, the usual Gaussian window
 SSIM_WINDOW = 11
+# DIS optical flow fails below 12 pixels and SSIM leaves out a 5-pixel border: smaller frames cannot be measured.
+MIN_FRAME_SIDE = 16
 
 
 @dataclass(frozen=True)
@@ -278,6 +280,10 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     if a.shape != b.shape:
         msg = f"SSIM needs images of the same size, got {a.shape} and {b.shape}."
         raise ValueError(msg)
+    if min(a.shape[:2]) < SSIM_WINDOW:
+        # The border left out of the mean would leave nothing to average.
+        msg = f"SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {a.shape[1]}x{a.shape[0]}."
+        raise ValueError(msg)
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     x, y = to_gray(a).astype(np.float32), to_gray(b).astype(np.float32)
 
@@ -292,6 +298,16 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     ssim_map = ((2 * mu_xy + c1) * (2 * cov + c2)) / ((mu_xx + mu_yy + c1) * (var_x + var_y + c2))
     pad = (SSIM_WINDOW - 1) // 2
     return float(cv2.mean(ssim_map[pad:-pad, pad:-pad])[0])
+
+
+def check_frame_size(width: int, height: int) -> None:
+    """Raise InputError when frames are too small for the optical flow and SSIM the analysis uses."""
+    if min(width, height) < MIN_FRAME_SIDE:
+        msg = (
+            f"Analysis needs frames of at least {MIN_FRAME_SIDE}x{MIN_FRAME_SIDE} pixels; these are {width}x{height}. "
+            "Use larger frames (the full-size renders, not thumbnails)."
+        )
+        raise InputError(msg)
 
 
 def mean_luminance(image: np.ndarray) -> float:
@@ -513,6 +529,8 @@ class FrameAnalyzer:
             msg = "Give an output frame for every frame of the clip, or for none."
             raise ValueError(msg)
         size = generated.shape[:2]
+        if index == 0:
+            check_frame_size(size[1], size[0])
         if source.shape[:2] != size or (output is not None and output.shape[:2] != size):
             msg = f"Frame {index}: source, generated and output must have the same size; fit them first."
             raise ValueError(msg)
@@ -740,6 +758,7 @@ def analyze_folders(
         for index, frames in enumerate(reader):
             gen = frames[1]
             if first_size is None:
+                check_frame_size(gen.shape[1], gen.shape[0])
                 first_size = gen.shape[:2]
             elif gen.shape[:2] != first_size:
                 msg = (

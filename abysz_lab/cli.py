@@ -344,6 +344,7 @@ def _add_fuse(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder (created; must not be an input folder)")
     prm.add_arguments(p.add_argument_group("fuse options"), FuseParams)
     p.add_argument("--overwrite", action="store_true", help="allow replacing same-named files in --out")
+    p.add_argument("--no-resume", action="store_true", help="start over even if an identical run was interrupted")
     p.set_defaults(handler=_run_fuse)
 
 
@@ -353,7 +354,14 @@ def _run_fuse(args: argparse.Namespace) -> int:
     params = prm.from_namespace(FuseParams, args)
     with cancel_on_ctrl_c() as token, progress_bar("Fuse") as bar:
         summary = fuse_style(
-            args.frames, args.style, args.out, params, overwrite=args.overwrite, progress=bar, cancel=token
+            args.frames,
+            args.style,
+            args.out,
+            params,
+            overwrite=args.overwrite,
+            resume=not args.no_resume,
+            progress=bar,
+            cancel=token,
         )
     print_summary(summary)
     return 0

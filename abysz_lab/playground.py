@@ -366,6 +366,9 @@ def default_preset_folder() -> Path:
 
 def _preset_folder(folder: str | os.PathLike[str] | None) -> Path:
     path = Path(folder).expanduser() if folder is not None else default_preset_folder()
+    if folder is not None and path.exists() and not path.is_dir():
+        msg = f"The presets folder {path} is a file, not a folder: give the folder that holds your preset .json files."
+        raise InputError(msg)
     real = Path(os.path.realpath(path))
     if real == _PACKAGE_DIR or _PACKAGE_DIR in real.parents:
         msg = f"Custom presets cannot live inside the extension's code folder ({path}): choose a user folder."
@@ -625,6 +628,7 @@ def all_presets(folder: str | os.PathLike[str] | None = None) -> list[Preset]:
 
 def find_preset(name: str, folder: str | os.PathLike[str] | None = None) -> Preset:
     """Return the built-in or custom preset called ``name`` (identifier or title); raise InputError."""
+    _preset_folder(folder)  # a wrong folder is refused even when a built-in preset is asked for
     for preset in BUILTIN_PRESETS:
         if _same_name(name, preset):
             return preset
@@ -632,6 +636,17 @@ def find_preset(name: str, folder: str | os.PathLike[str] | None = None) -> Pres
     for preset in custom.presets:
         if _same_name(name, preset):
             return preset
+    try:
+        file = _preset_folder(folder) / f"{preset_slug(name)}.json"
+    except InputError:  # a name without letters or digits has no file
+        file = None
+    if file is not None and file.is_file():
+        # The file of that name was skipped as invalid: say why rather than that there is no such preset.
+        try:
+            load_preset_file(file)
+        except InputError as exc:
+            msg = f"The preset {name!r} cannot be used: {exc}"
+            raise InputError(msg) from exc
     names = ", ".join(p.name for p in (*BUILTIN_PRESETS, *custom.presets))
     msg = f"No preset called {name!r}. Available: {names} (python -m abysz_lab deflicker --list-presets)."
     raise InputError(msg)
@@ -772,7 +787,10 @@ class NumpyEngine:
         return cv2.addWeighted(a, weight_a, b, 1.0 - weight_a, 0.0, dtype=cv2.CV_32F)
 
     def overlay(self, base: np.ndarray, top: np.ndarray) -> np.ndarray:
-        """The overlay blend mode: multiply where ``base`` is dark, screen where it is light."""
+        """The overlay blend mode: multiply where ``base`` is dark, screen where it is light.
+
+        The only copy of the formula: :func:`abysz_lab.video.overlay_blend` uses it too.
+        """
         b = base.astype(np.float32) * np.float32(1 / 255)
         t = top.astype(np.float32) * np.float32(1 / 255)
         out = np.where(b < 0.5, 2 * b * t, 1 - 2 * (1 - b) * (1 - t))
@@ -1294,7 +1312,7 @@ def preview(
     return PlaygroundPreview(frames, chosen.engine.name, chain.preset.title, chosen.message)
 
 
-def side_by_side(before: np.ndarray, after: np.ndarray, *, gap: int = 4) -> np.ndarray:
+def before_after(before: np.ndarray, after: np.ndarray, *, gap: int = 4) -> np.ndarray:
     """``before | after`` in one BGR image, with a dark gap between them."""
     h = before.shape[0]
     spacer = np.full((h, gap, 3), 32, np.uint8)
@@ -1317,7 +1335,7 @@ def write_preview_animation(
     delay = max(2, round(100 / max(fps, 0.1)))  # GIF delays are in 1/100 s
     stills = []
     for item in result.frames:
-        pair = side_by_side(item.before, item.after)
+        pair = before_after(item.before, item.after)
         if pair.shape[1] > max_width:
             height = max(1, round(pair.shape[0] * max_width / pair.shape[1]))
             pair = cv2.resize(pair, (max_width, height), interpolation=cv2.INTER_AREA)

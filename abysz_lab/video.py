@@ -9,7 +9,9 @@ are read and written by :mod:`abysz_lab.frames` with the project's rules
 Timing: :func:`extract_frames` samples on time (a 2.0 s clip at 10 fps gives 20
 frames, whatever the source's rate, constant or variable) and leaves a sidecar
 (:data:`SIDECAR_NAME`) with the rate, the duration and the source path, from
-which :func:`assemble_video` restores the timing and the sound.
+which :func:`assemble_video` restores the timing and the sound. Before its
+first frame it marks the sidecar unfinished, so the frames of a cancelled or
+failed extraction (possibly a mix of two videos) are never taken as complete.
 """
 
 from __future__ import annotations
@@ -44,7 +46,16 @@ from abysz_lab.frames import (
     read_frame,
     write_bytes_atomic,
 )
-from abysz_lab.jobs import CancelToken, ProgressCallback, RunRecord, RunSummary, check_name_collisions, report
+from abysz_lab.jobs import (
+    CancelToken,
+    Checkpoint,
+    ProgressCallback,
+    RunRecord,
+    RunSummary,
+    check_name_collisions,
+    report,
+    resume_point,
+)
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif")
 SIDECAR_NAME = ".video.abysz.json"
@@ -443,6 +454,7 @@ class VideoTiming:
     has_audio: bool
     names: tuple[str, ...] = field(default=(), repr=False)
     identity: dict = field(default_factory=dict, repr=False)  # source size/mtime and the extract options
+    complete: bool = True  # False while an extraction runs, and after one that was cancelled or failed
 
     def to_json(self) -> str:
         """Serialise for the sidecar file."""
@@ -460,16 +472,37 @@ class VideoTiming:
                 "has_audio": self.has_audio,
                 "names": list(self.names),
                 "identity": self.identity,
+                "complete": self.complete,
             },
             indent=1,
         )
 
 
 def read_timing(location: str | os.PathLike[str]) -> VideoTiming:
-    """Read the extraction sidecar from a frames folder or from the sidecar file itself."""
+    """Read the sidecar of a finished extraction from a frames folder or from the sidecar file itself.
+
+    Raises InputError when there is none, it is unreadable, or the extraction
+    did not finish (its frames may be partial or a mix of two videos).
+    """
+    timing = _load_timing(location)
+    if not timing.complete:
+        msg = (
+            f"The extraction of {Path(timing.source).name} into {_sidecar_path(location).parent} did not finish "
+            "(cancelled or failed), so its frames may be partial or mixed with another video's: extract the "
+            "video again."
+        )
+        raise InputError(msg)
+    return timing
+
+
+def _sidecar_path(location: str | os.PathLike[str]) -> Path:
     path = Path(location).expanduser()
-    if path.is_dir():
-        path = path / SIDECAR_NAME
+    return path / SIDECAR_NAME if path.is_dir() else path
+
+
+def _load_timing(location: str | os.PathLike[str]) -> VideoTiming:
+    """Read an extraction sidecar, finished or not."""
+    path = _sidecar_path(location)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return VideoTiming(
@@ -484,6 +517,8 @@ def read_timing(location: str | os.PathLike[str]) -> VideoTiming:
             has_audio=bool(data.get("has_audio", False)),
             names=tuple(data.get("names", ())),
             identity=dict(data.get("identity", {})),
+            # Sidecars written before the flag existed were written only by finished extractions.
+            complete=bool(data.get("complete", True)),
         )
     except FileNotFoundError as exc:
         msg = f"No extraction sidecar ({SIDECAR_NAME}) at {path.parent}: give the folder the frames were extracted to."
@@ -493,10 +528,10 @@ def read_timing(location: str | os.PathLike[str]) -> VideoTiming:
         raise InputError(msg) from exc
 
 
-def _find_timing(*folders: Path) -> VideoTiming | None:
+def _find_timing(*folders: Path, finished: bool = True) -> VideoTiming | None:
     for folder in folders:
         if (folder / SIDECAR_NAME).is_file():
-            return read_timing(folder)
+            return read_timing(folder) if finished else _load_timing(folder)
     return None
 
 
@@ -616,7 +651,7 @@ def frame_name(index: int, image_format: str = "png", *, digits: int = 5) -> str
 
 def _check_extract_folder(out: Path, names: Sequence[str], *, overwrite: bool) -> VideoTiming | None:
     """Refuse a folder holding images this tool did not extract; return the previous sidecar, if any."""
-    previous = _find_timing(out)
+    previous = _find_timing(out, finished=False)
     if previous is not None or overwrite:
         return previous
     images = [p for p in out.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
@@ -740,10 +775,10 @@ def prepare_frames(
     """Return a frame folder for ``path``: the folder itself, or ``work_dir`` holding a video's extracted frames.
 
     An earlier extraction in ``work_dir`` of the same, unchanged video with the
-    same options is reused, so re-running DFI on a video does not decode it again.
+    same options is reused, so re-running DFI on a video does not decode it again;
+    a folder whose last extraction did not finish is extracted again.
     ``overwrite`` lets the extraction replace images it finds there without a
-    sidecar (the remains of a cancelled extraction): pass it only for a work
-    folder the caller owns.
+    sidecar: pass it only for a work folder the caller owns.
     """
     given = Path(path).expanduser()
     if given.is_dir():
@@ -801,43 +836,63 @@ def extract_frames(
         )
     cancel = cancel or CancelToken()
     report(progress, 0, estimate, start_time, "Starting")
+    width, height = fit_within(info.width, info.height, params.max_size)
+    earlier = previous.names if previous is not None else ()
     written: list[str] = []
+
+    def sidecar(listed: Sequence[str], *, complete: bool) -> bytes:
+        timing = VideoTiming(
+            source=os.path.realpath(info.path),
+            fps=rate,
+            duration=float(len(written) / rate),
+            start=params.start,
+            end=end,
+            frame_count=len(written),
+            width=width,
+            height=height,
+            has_audio=info.has_audio,
+            names=tuple(listed),
+            # An unfinished sidecar matches no identity, so prepare_frames never reuses its folder.
+            identity=_extract_identity(info.path, params) if complete else {},
+            complete=complete,
+        )
+        return timing.to_json().encode("utf-8")
+
+    def unfinished() -> bytes:
+        # Every name that may be on disk, so the next extraction here removes what it does not rewrite.
+        return sidecar(list(dict.fromkeys([*earlier, *names, *written])), complete=False)
+
+    write_bytes_atomic(out / SIDECAR_NAME, unfinished())
     frames = iter_video_frames(
         info.path, fps=rate, start=params.start, end=end, max_size=params.max_size, info=info, warnings=warnings
     )
-    with contextlib.closing(frames), WriteBehind(workers=workers, depth=workers + 2) as writer:
-        for index, image in enumerate(frames):
-            if cancel.cancelled:
-                break
-            name = frame_name(index, params.image_format, digits=digits)
-            writer.submit(index, out / name, image)
-            written.append(name)
-            report(progress, index + 1, max(estimate, index + 1), start_time, name)
+    finished = False
+    try:
+        with contextlib.closing(frames), WriteBehind(workers=workers, depth=workers + 2) as writer:
+            for index, image in enumerate(frames):
+                if cancel.cancelled:
+                    break
+                name = frame_name(index, params.image_format, digits=digits)
+                writer.submit(index, out / name, image)
+                written.append(name)
+                report(progress, index + 1, max(estimate, index + 1), start_time, name)
+        finished = not cancel.cancelled
+    finally:
+        if not finished:
+            write_bytes_atomic(out / SIDECAR_NAME, unfinished())
     if cancel.cancelled:
-        msg = f"Cancelled after {len(written)} frames; those frames are complete but no timing sidecar was written."
+        msg = (
+            f"Cancelled after {len(written)} frames; the folder is marked unfinished, so extract the video "
+            "again before using it."
+        )
         raise Cancelled(msg)
 
-    if previous is not None:
-        keep = set(written)
-        for stale in previous.names:
-            if stale not in keep and "/" not in stale and "\\" not in stale:
-                with contextlib.suppress(FileNotFoundError):
-                    (out / stale).unlink()
-    width, height = fit_within(info.width, info.height, params.max_size)
-    timing = VideoTiming(
-        source=os.path.realpath(info.path),
-        fps=rate,
-        duration=float(len(written) / rate),
-        start=params.start,
-        end=end,
-        frame_count=len(written),
-        width=width,
-        height=height,
-        has_audio=info.has_audio,
-        names=tuple(written),
-        identity=_extract_identity(info.path, params),
-    )
-    write_bytes_atomic(out / SIDECAR_NAME, timing.to_json().encode("utf-8"))
+    keep = set(written)
+    for stale in earlier:
+        if stale not in keep and "/" not in stale and "\\" not in stale:
+            with contextlib.suppress(FileNotFoundError):
+                (out / stale).unlink()
+    write_bytes_atomic(out / SIDECAR_NAME, sidecar(written, complete=True))
     report(progress, len(written), len(written), start_time, "Done")
     return RunSummary(
         operation="Extract",
@@ -1104,13 +1159,13 @@ def overlay_blend(base: np.ndarray, style: np.ndarray, strength: float) -> np.nd
     """Overlay-blend ``style`` onto ``base`` (same size, 8-bit) at opacity ``strength`` in [0, 1].
 
     Overlay darkens where the base is dark and lightens where it is light, so
-    the style's lights and colours tint the frame without flattening it.
+    the style's lights and colours tint the frame without flattening it. The
+    formula is the playground's numpy engine's, so the two always agree.
     """
-    a = base.astype(np.float32) / 255.0
-    b = style.astype(np.float32) / 255.0
-    overlay = np.where(a < 0.5, 2.0 * a * b, 1.0 - 2.0 * (1.0 - a) * (1.0 - b))
-    out = a + (overlay - a) * np.float32(strength)
-    return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
+    from abysz_lab.playground import NumpyEngine  # the playground module is large; fuse alone needs it
+
+    engine = NumpyEngine()
+    return engine.export(engine.weighted(engine.overlay(base, style), base, strength))
 
 
 def fuse_style(
@@ -1120,6 +1175,7 @@ def fuse_style(
     params: FuseParams | None = None,
     *,
     overwrite: bool = False,
+    resume: bool = True,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     workers: int = 2,
@@ -1128,7 +1184,8 @@ def fuse_style(
 
     Style frames are fitted to each frame's size. When the sequences differ in
     length, ``params.lengths`` loops the style or stops at the shorter one.
-    Outputs keep the frames' names and formats.
+    Outputs keep the frames' names and formats. An interrupted run with the
+    same options and inputs resumes after the last whole frame.
     """
     params = params or FuseParams()
     start = time.perf_counter()
@@ -1137,12 +1194,20 @@ def fuse_style(
     out = check_output_folder(output_dir, base.folder, style.folder)
     total = len(base) if params.lengths == "loop" else min(len(base), len(style))
     out_paths = [out / p.name for p in base.frames[:total]]
-    record = RunRecord(out, "fuse", {"frames": os.path.realpath(base.folder), "style": os.path.realpath(style.folder)})
+    identity = {
+        "params": prm.as_dict(params),
+        "frames": os.path.realpath(base.folder),
+        "style": os.path.realpath(style.folder),
+        "frame_count": len(base),
+        "style_count": len(style),
+    }
+    record = RunRecord(out, "fuse", identity)
     check_name_collisions(out, [p.name for p in out_paths], record, overwrite=overwrite)
     warnings = [f.skipped_summary for f in (base, style) if f.skipped_summary]
     if len(base) != len(style):
         how = "looped" if params.lengths == "loop" and len(style) < len(base) else "cut to the shorter"
         warnings.append(f"{len(base)} frames and {len(style)} style frames: the style sequence was {how}.")
+    done = resume_point(record, out_paths, resume=resume, warnings=warnings)
 
     def fused(index: int) -> np.ndarray:
         image = read_frame(base.frames[index])
@@ -1150,32 +1215,32 @@ def fuse_style(
         return overlay_blend(image, fit_to_size(tint, image.shape[1], image.shape[0]), params.strength)
 
     cancel = cancel or CancelToken()
-    written = 0
-
-    def on_written(index: int) -> None:
-        nonlocal written
-        written = index + 1
-
-    report(progress, 0, total, start, "Starting")
+    checkpoint = Checkpoint(record, total, done)
+    report(progress, done, total, start, "Starting")
+    cancelled = False
     try:
         with (
-            WriteBehind(workers=workers, depth=workers + 2, on_written=on_written) as writer,
-            contextlib.closing(read_ahead(fused, range(total), workers=workers, depth=workers + 2)) as reader,
+            WriteBehind(workers=workers, depth=workers + 2, on_written=checkpoint.on_written) as writer,
+            contextlib.closing(read_ahead(fused, range(done, total), workers=workers, depth=workers + 2)) as reader,
         ):
-            for index, image in enumerate(reader):
+            for index, image in zip(range(done, total), reader, strict=False):
                 if cancel.cancelled:
+                    cancelled = True
                     break
                 writer.submit(index, out_paths[index], image)
                 report(progress, index + 1, total, start, out_paths[index].name)
     finally:
-        record.save(written, finished=written == total)
-    cancel.raise_if_cancelled(written, total)
+        checkpoint.close()
+    written = checkpoint.written
+    if cancelled:
+        cancel.raise_if_cancelled(written, total)
     return RunSummary(
         operation="Style fuse",
         output=out,
         written=written,
         total=total,
         seconds=time.perf_counter() - start,
+        resumed_from=done,
         skipped_inputs=sum(len(f.skipped_files) + len(f.skipped_dirs) for f in (base, style)),
         warnings=warnings,
         outputs=out_paths,

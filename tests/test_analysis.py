@@ -326,6 +326,38 @@ def test_cli_analyze_missing_folder_exits_2(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_cli_analyze_tiny_frames_exits_2_with_one_line(tmp_path, capsys):
+    tiny = [textured(7, 9, seed=t) for t in range(3)]
+    source, generated = write_clip(tmp_path / "s", tiny), write_clip(tmp_path / "g", tiny)
+    code = main(["analyze", "--source", str(source), "--generated", str(generated), "--report", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "at least 16x16 pixels; these are 9x7" in err
+    assert "Traceback" not in err
+    message = err.rstrip("\n").split("\n")[-1]  # after the progress bar's line
+    assert "16x16" in message
+    assert err.count("16x16") == 1
+
+
+def test_analyze_frames_refuses_frames_too_small_to_measure():
+    tiny = [textured(7, 9, seed=t) for t in range(3)]
+    with pytest.raises(InputError, match="at least 16x16 pixels; these are 9x7"):
+        an.analyze_frames(tiny, tiny, tiny)
+
+
+def test_analyze_folders_refuses_frames_too_small_to_measure(tmp_path):
+    tiny = [textured(12, 20, seed=t) for t in range(3)]
+    source, generated = write_clip(tmp_path / "s", tiny), write_clip(tmp_path / "g", tiny)
+    with pytest.raises(InputError, match="these are 20x12"):
+        an.analyze_folders(source, generated)
+
+
+def test_ssim_refuses_images_smaller_than_its_window():
+    image = textured(10, 10)
+    with pytest.raises(ValueError, match="at least 11x11"):
+        an.ssim(image, image)
+
+
 def test_heatmap_goes_to_the_frame_with_the_most_flicker_after_a_scene_cut():
     first, second = textured(H, W, seed=1), textured(H, W, seed=2)
     rng = np.random.default_rng(6)

@@ -460,6 +460,14 @@ def test_one_bad_preset_file_does_not_hide_the_others(tmp_path):
     assert "broken.json" in custom.problems[0]
 
 
+def test_before_after_puts_the_frames_left_and_right_of_a_gap():
+    before, after = np.zeros((6, 5, 3), np.uint8), np.full((6, 5, 3), 255, np.uint8)
+    pair = pg.before_after(before, after, gap=2)
+    assert pair.shape == (6, 12, 3)
+    assert (pair[:, :5] == 0).all()
+    assert (pair[:, 7:] == 255).all()
+
+
 def test_preset_list_describes_every_builtin():
     infos = {info.name: info for info in pg.list_presets(Path("/nonexistent-abysz-presets"))}
     assert set(BUILTIN_NAMES) <= set(infos)
@@ -513,6 +521,28 @@ def test_cli_unknown_preset_exits_2(tmp_path, capsys):
     code = main(["deflicker", "--preset", "nope", "--in", str(tmp_path / "in"), "--out", str(tmp_path / "o")])
     assert code == 2
     assert "No preset called 'nope'" in capsys.readouterr().err
+
+
+def test_cli_names_what_is_wrong_with_an_invalid_preset_file(tmp_path, capsys):
+    write_clip(tmp_path / "in", flicker_clip(2))
+    (tmp_path / "presets").mkdir()
+    (tmp_path / "presets" / "mine.json").write_text("{not json", encoding="utf-8")
+    args = ["deflicker", "--preset", "mine", "--presets-dir", str(tmp_path / "presets")]
+    code = main([*args, "--in", str(tmp_path / "in"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "mine.json" in err
+    assert "not valid JSON" in err
+
+
+def test_cli_refuses_a_presets_dir_that_is_a_file(tmp_path, capsys):
+    write_clip(tmp_path / "in", flicker_clip(2))
+    (tmp_path / "presets.json").write_text("{}", encoding="utf-8")
+    args = ["deflicker", "--preset", "blend", "--presets-dir", str(tmp_path / "presets.json")]
+    code = main([*args, "--in", str(tmp_path / "in"), "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 def test_cli_without_folders_exits_2(capsys):

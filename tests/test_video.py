@@ -219,7 +219,7 @@ def test_extract_reports_progress_and_ends_complete(clip, tmp_path):
     assert [p.done for p in seen] == sorted(p.done for p in seen)
 
 
-def test_extract_cancel_stops_without_sidecar(clip, tmp_path):
+def test_extract_cancel_leaves_a_sidecar_marked_unfinished(clip, tmp_path):
     token = CancelToken()
 
     def cancel_at_five(p: Progress) -> None:
@@ -228,8 +228,50 @@ def test_extract_cancel_stops_without_sidecar(clip, tmp_path):
 
     with pytest.raises(Cancelled):
         extract_frames(clip, tmp_path / "frames", progress=cancel_at_five, cancel=token)
-    assert not (tmp_path / "frames" / SIDECAR_NAME).exists()
     assert 5 <= len(list((tmp_path / "frames").glob("frame_*.png"))) < 50
+    with pytest.raises(InputError, match="did not finish"):
+        read_timing(tmp_path / "frames")
+
+
+def cancel_after(frames: int) -> tuple[CancelToken, object]:
+    """A token and a progress callback that cancels once ``frames`` frames are done."""
+    token = CancelToken()
+
+    def callback(p: Progress) -> None:
+        if p.done >= frames:
+            token.cancel()
+
+    return token, callback
+
+
+def test_extract_again_after_a_cancel_needs_no_overwrite(clip, tmp_path):
+    token, callback = cancel_after(3)
+    with pytest.raises(Cancelled):
+        extract_frames(clip, tmp_path / "frames", ExtractParams(fps=10), progress=callback, cancel=token)
+    assert extract_frames(clip, tmp_path / "frames", ExtractParams(fps=10)).written == 20
+
+
+def test_prepare_frames_does_not_reuse_a_folder_another_video_was_cancelled_into(clip, tmp_path):
+    other = make_clip(tmp_path / "other.mp4", extra=("-vf", "negate"))
+    work = tmp_path / "work"
+    prepare_frames(clip, work, ExtractParams(fps=10))
+    expected = [read_frame(p) for p in sorted(work.glob("frame_*.png"))]
+    token, callback = cancel_after(3)
+    with pytest.raises(Cancelled):
+        extract_frames(other, work, ExtractParams(fps=10), progress=callback, cancel=token)
+    again = prepare_frames(clip, work, ExtractParams(fps=10))
+    assert again.summary is not None  # extracted afresh
+    frames = [read_frame(p) for p in sorted(work.glob("frame_*.png"))]
+    assert len(frames) == len(expected)
+    assert all(np.array_equal(a, b) for a, b in zip(frames, expected, strict=True))
+
+
+def test_assemble_refuses_the_timing_of_an_unfinished_extraction(clip, tmp_path):
+    token, callback = cancel_after(3)
+    with pytest.raises(Cancelled):
+        extract_frames(clip, tmp_path / "frames", ExtractParams(fps=10), progress=callback, cancel=token)
+    with pytest.raises(InputError, match="did not finish"):
+        assemble_video(tmp_path / "frames", tmp_path / "out.mp4")
 
 
 def test_prepare_frames_passes_a_folder_through(tmp_path):
@@ -536,6 +578,35 @@ def test_fuse_loops_or_stops_at_the_shorter(tmp_path, lengths, expected):
 def test_fuse_strength_outside_range_is_rejected():
     with pytest.raises(InputError, match="between 0.1 and 1"):
         FuseParams(strength=1.5)
+
+
+def test_fuse_resumes_an_interrupted_identical_run(tmp_path):
+    write_frames(tmp_path / "frames", 6)
+    write_frames(tmp_path / "style", 6)
+    token, callback = cancel_after(2)
+    with pytest.raises(Cancelled):
+        fuse_style(
+            tmp_path / "frames", tmp_path / "style", tmp_path / "out", progress=callback, cancel=token, workers=1
+        )
+    summary = fuse_style(tmp_path / "frames", tmp_path / "style", tmp_path / "out")
+    assert summary.resumed_from >= 2
+    assert summary.written == 6
+
+
+def test_fuse_with_another_strength_starts_over(tmp_path):
+    write_frames(tmp_path / "frames", 6)
+    write_frames(tmp_path / "style", 6)
+    token, callback = cancel_after(2)
+    with pytest.raises(Cancelled):
+        fuse_style(
+            tmp_path / "frames", tmp_path / "style", tmp_path / "out", progress=callback, cancel=token, workers=1
+        )
+    stronger = fuse_style(tmp_path / "frames", tmp_path / "style", tmp_path / "out", FuseParams(strength=1.0))
+    assert stronger.resumed_from == 0
+    assert "other settings" in " ".join(stronger.warnings)
+    fresh = fuse_style(tmp_path / "frames", tmp_path / "style", tmp_path / "fresh", FuseParams(strength=1.0))
+    for name in (p.name for p in fresh.outputs):
+        assert np.array_equal(read_frame(tmp_path / "out" / name), read_frame(tmp_path / "fresh" / name))
 
 
 def test_fuse_never_touches_inputs(tmp_path):

@@ -294,7 +294,7 @@ class PlaygroundHandlers:
         except AbyszError as exc:
             return gr.update(), gr.update(), common.error_message(exc)
         gallery = [
-            (common.to_display(pg.side_by_side(f.before, f.after)), f"Frame {f.index} ({f.name}): before | after")
+            (common.to_display(pg.before_after(f.before, f.after)), f"Frame {f.index} ({f.name}): before | after")
             for f in result.frames
         ]
         first, last = result.frames[0].index, result.frames[-1].index
