@@ -743,7 +743,7 @@ def analyze_folders(
         return _read_triple(clip.sources[i], clip.generated[i], None if clip.outputs is None else clip.outputs[i])
 
     def analyse(index: int, frames: tuple, motion: Future | None) -> None:
-        cancel.raise_if_cancelled(index, total)
+        cancel.raise_if_cancelled(index, total, writes_frames=False)
         name = clip.generated[index].name
         analyzer.add(*frames, name, motion=None if motion is None else motion.result())
         report(progress, index + 1, total, start, name)
