@@ -73,6 +73,14 @@ def print_summary(summary: RunSummary) -> None:
     print(summary.describe())
 
 
+def add_folder_output_flags(parser: argparse.ArgumentParser) -> None:
+    """--overwrite and --no-resume, for every command that writes a folder of frames."""
+    parser.add_argument("--overwrite", action="store_true", help="allow replacing same-named files in --out")
+    parser.add_argument(
+        "--no-resume", action="store_true", help="start over even if an identical run was interrupted or is done"
+    )
+
+
 # --- dfi ----------------------------------------------------------------------------------
 
 
@@ -99,8 +107,7 @@ def _add_dfi(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--preview-frames", default="", help="comma-separated frame numbers for --preview-masks (default: spread)"
     )
-    p.add_argument("--overwrite", action="store_true", help="allow replacing same-named files in --out")
-    p.add_argument("--no-resume", action="store_true", help="start over even if an identical run was interrupted")
+    add_folder_output_flags(p)
     p.set_defaults(handler=_run_dfi)
 
 
@@ -164,8 +171,7 @@ def _add_deflicker(sub: argparse._SubParsersAction) -> None:
     group = p.add_argument_group("preset parameters")
     prm.add_arguments(group, PlaygroundParams)
     p.add_argument("--presets-dir", help="folder of your saved presets (default: ~/.config/abysz_lab/presets)")
-    p.add_argument("--overwrite", action="store_true", help="allow replacing same-named files in --out")
-    p.add_argument("--no-resume", action="store_true", help="start over even if an identical run was interrupted")
+    add_folder_output_flags(p)
     p.set_defaults(handler=_run_deflicker)
 
 
@@ -343,8 +349,7 @@ def _add_fuse(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--style", required=True, help="folder of style frames")
     p.add_argument("--out", required=True, help="output folder (created; must not be an input folder)")
     prm.add_arguments(p.add_argument_group("fuse options"), FuseParams)
-    p.add_argument("--overwrite", action="store_true", help="allow replacing same-named files in --out")
-    p.add_argument("--no-resume", action="store_true", help="start over even if an identical run was interrupted")
+    add_folder_output_flags(p)
     p.set_defaults(handler=_run_fuse)
 
 
