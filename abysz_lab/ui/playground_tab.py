@@ -21,8 +21,9 @@ import numpy as np
 from abysz_lab import analysis
 from abysz_lab import params as prm
 from abysz_lab import playground as pg
-from abysz_lab.errors import AbyszError, InputError, MissingDependencyError
-from abysz_lab.jobs import RunSummary
+from abysz_lab.errors import AbyszError, Cancelled, InputError, MissingDependencyError
+from abysz_lab.frames import list_frames
+from abysz_lab.jobs import CancelToken, RunSummary
 from abysz_lab.ui import TabContext, UISettings, common, compat
 from abysz_lab.ui.dfi_tab import folder_value, resolve_output
 
@@ -315,7 +316,12 @@ class PlaygroundHandlers:
     # apply
 
     def apply(self, values: Mapping[str, Any], progress: Callable[..., Any] | None = None) -> tuple[str, Any, Any]:
-        """Deflicker the whole folder, then measure it: (figures and flicker HTML, plot image, output folder)."""
+        """Deflicker the whole folder, then measure it: (figures and flicker HTML, plot image, output folder).
+
+        When the deflicker fails or is cancelled only the status changes; when
+        the measurement after it fails or is cancelled, the finished deflicker
+        is shown with a note.
+        """
         try:
             params = common.params_from_values(pg.PlaygroundParams, values)
             source = folder_value(values.get("input"), "input frames")
@@ -328,6 +334,8 @@ class PlaygroundHandlers:
             )
             original_text = str(values.get("original") or "").strip()
             original = folder_value(original_text, "original frames") if original_text else None
+            if original is not None:  # a typo here must not cost a whole run
+                list_frames(original, role="original frames")
             with self.guard.run() as token:
                 summary = pg.apply_preset(
                     source,
@@ -339,24 +347,37 @@ class PlaygroundHandlers:
                     progress=common.progress_callback(progress, what="Deflicker"),
                     cancel=token,
                 )
-                measured = None
+                text, plot = figures_html(summary), None
                 if values.get("measure", True):
-                    measured = analysis.analyze_folders(
-                        original or source,
-                        source,
-                        summary.output,
-                        progress=common.progress_callback(progress, what="Measuring flicker"),
-                        cancel=token,
-                    )
+                    measured, note = self._measure(original, source, summary.output, progress, token)
+                    text += note
+                    if measured is not None:
+                        text += flicker_html(measured, from_original=original is not None)
+                        if original is not None:
+                            plot = common.to_display(analysis.plot_image(measured), max_side=1100)
         except AbyszError as exc:
             return common.error_message(exc), gr.update(), gr.update()
-        text = figures_html(summary)
-        plot = None
-        if measured is not None:
-            text += flicker_html(measured, from_original=original is not None)
-            if original is not None:
-                plot = common.to_display(analysis.plot_image(measured), max_side=1100)
         return text, plot, str(summary.output)
+
+    def _measure(
+        self, original: Path | None, source: Path, output: Path, progress: Callable[..., Any] | None, token: CancelToken
+    ) -> tuple[analysis.AnalysisResult | None, str]:
+        """The flicker measurement after an apply: (result, '') or (None, a note saying why there is none)."""
+        try:
+            measured = analysis.analyze_folders(
+                original or source,
+                source,
+                output,
+                progress=common.progress_callback(progress, what="Measuring flicker"),
+                cancel=token,
+            )
+        except Cancelled:
+            return None, common.message(
+                "Cancelled: no flicker measurement. The deflicker output is complete.", "warning"
+            )
+        except AbyszError as exc:
+            return None, common.message(f"Measuring flicker failed: {exc} The deflicker output is complete.", "error")
+        return measured, ""
 
     def cancel(self) -> str:
         """Ask the running deflicker to stop after its current frame."""
