@@ -24,11 +24,22 @@ import gradio as gr
 GRADIO_VERSION = str(getattr(gr, "__version__", "0"))
 
 
-@cache
 def _accepted(callable_: Any) -> frozenset[str]:
     """Names of the keyword arguments ``callable_`` accepts (empty set if it takes ``**kwargs`` only)."""
+    # Cache by the plain function: a bound event method (4.x button.click) or an event listener
+    # object (3.41) as the key would keep its component, and with it the whole old tab, alive
+    # after every Reload UI.
+    if inspect.ismethod(callable_):
+        return _accepted_by_function(callable_.__func__)
+    if inspect.isfunction(callable_) or isinstance(callable_, type):
+        return _accepted_by_function(callable_)
+    return _accepted_by_function(type(callable_).__call__)
+
+
+@cache
+def _accepted_by_function(function: Any) -> frozenset[str]:
     try:
-        parameters = inspect.signature(callable_).parameters
+        parameters = inspect.signature(function).parameters
     except (TypeError, ValueError):
         return frozenset()
     return frozenset(name for name, p in parameters.items() if p.kind is not inspect.Parameter.VAR_KEYWORD)
