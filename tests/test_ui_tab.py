@@ -177,3 +177,10 @@ def test_a_second_click_on_a_run_button_is_not_held_back_by_gradios_queue(elem_i
     }
     assert elem_id in limits
     assert limits[elem_id] is None
+
+
+def test_a_setting_saved_as_none_counts_as_unset():
+    from abysz_lab.ui import settings_from_host
+
+    settings = settings_from_host({"output_root": None, "magick_home": None, "preview_frames": None})
+    assert (settings.output_root, settings.magick_home, settings.preview_frames) == ("", "", 4)
