@@ -287,7 +287,7 @@ def at_boundary(fn: Callable[..., Any], outputs: list, status: Any = None) -> Ca
     def guarded(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - the handler boundary: log it, show it, keep the tab usable
+        except Exception as exc:  # the handler boundary: log it, show it, keep the tab usable
             print(f"Abysz LAB: unexpected error in {getattr(fn, '__name__', 'a handler')}:", file=sys.stderr)
             traceback.print_exc()
             if len(outputs) == 1:

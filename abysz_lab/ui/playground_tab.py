@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import math
 import re
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -244,7 +243,7 @@ class PlaygroundHandlers:
         temp folder and ``allowed_paths``; see compat.ServedFiles.)
         """
         if self._temp_root is None:
-            self._temp_root = Path(tempfile.mkdtemp(prefix=TEMP_FOLDER_PREFIX))
+            self._temp_root = compat.temp_folder(TEMP_FOLDER_PREFIX)
         return self._temp_root
 
     def _session_folder(self, session: str | None) -> Path:
