@@ -181,3 +181,31 @@ print(PlaygroundHandlers(UISettings()).temp_root)
     assert Path(served).is_relative_to(temp)
     assert Path(previews).is_relative_to(temp)
     assert list(temp.iterdir()) == []
+
+
+def test_an_unexpected_error_in_a_run_shows_a_message_and_logs_the_traceback(capsys):
+    """Not gradio's bare "Error": the status says what happened, the console has the traceback."""
+    import gradio as gr
+
+    from abysz_lab.ui import common
+
+    guard = common.RunGuard("test")
+
+    def broken(values, progress):
+        with guard.run():
+            return values["x"] / 0
+
+    with gr.Blocks() as blocks:
+        box = gr.Number(label="x")
+        button = gr.Button("Run")
+        image = gr.Image(label="result")
+        status = gr.HTML()
+        common.wire_run(button.click, broken, {"x": box}, [image, status], status=status)
+    fns = blocks.fns.values() if isinstance(blocks.fns, dict) else blocks.fns
+    [handler] = [f.fn for f in fns]
+    shown_image, shown_status = handler(None, 3)
+    assert "Unexpected error: ZeroDivisionError: division by zero (details in the console)" in shown_status
+    assert "abysz-msg-error" in shown_status
+    assert isinstance(shown_image, dict) and str(shown_image.get("__type__")).endswith("update")
+    assert "Traceback" in capsys.readouterr().err
+    assert not guard.busy
