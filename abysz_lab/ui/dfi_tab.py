@@ -451,7 +451,7 @@ def build(ctx: TabContext) -> DFIHandlers:
             value="Send to img2img batch",
             visible=settings.in_webui,
             elem_id="abysz_dfi_send_img2img",
-            elem_classes=["abysz-send-img2img"],
+            elem_classes=["abysz-send-img2img", "abysz-hidden"],  # javascript/abysz_lab.js shows it where usable
         )
     status = compat.component(gr.HTML, value="", elem_id="abysz_dfi_status")
     with gr.Row(elem_id="abysz_dfi_result_row"):
