@@ -77,16 +77,55 @@
         return root().querySelector('[id^="img2img_controlnet_ControlNet"][id$="_batch_image_dir"] textarea');
     }
 
+    function controlNetBatchButton(field) {
+        // ControlNet's "Batch" tab has no element id: it is the tab whose panel holds the batch directory box.
+        var panel = field.closest(".tabitem");
+        var tabs = panel ? panel.closest(".tabs") || panel.parentElement : null;
+        return tabButton(tabs, "Batch", 1);
+    }
+
+    function commit(el) {
+        // ControlNet copies the batch directories into its unit state on blur, not on input.
+        el.dispatchEvent(new Event("blur"));
+    }
+
+    function showStatus(kind, lines) {
+        var status = root().querySelector("#abysz_dfi_status");
+        if (!status) {
+            return;
+        }
+        var box = document.createElement("div");
+        box.className = "abysz-msg abysz-msg-" + kind;
+        lines.forEach(function (line, index) {
+            if (index) {
+                box.appendChild(document.createElement("br"));
+            }
+            box.appendChild(document.createTextNode(line));
+        });
+        var target = status.querySelector(".prose") || status;
+        target.replaceChildren(box);
+    }
+
     function fillFields(output, source) {
         var filled = [];
-        setText(textField("img2img_batch_input_dir"), output);
-        setText(textField("img2img_batch_output_dir"), siblingFolder(output, PASS2_SUFFIX));
+        var input = textField("img2img_batch_input_dir");
+        var outputField = textField("img2img_batch_output_dir");
+        setText(input, output);
+        setText(outputField, siblingFolder(output, PASS2_SUFFIX));
+        commit(input);
+        commit(outputField);
         filled.push("img2img batch input: " + output, "img2img batch output: " + siblingFolder(output, PASS2_SUFFIX));
         var controlNet = controlNetUnit0BatchDir();
         if (controlNet && source) {
+            var batchTab = controlNetBatchButton(controlNet);
+            if (batchTab && !isSelected(batchTab)) {
+                batchTab.click();
+            }
             setText(controlNet, source);
+            commit(controlNet);
             filled.push("ControlNet unit 0 batch input: " + source + " (enable the unit and pick a model)");
         }
+        showStatus("ok", ["Sent to img2img > Batch > From directory:"].concat(filled));
         console.log("Abysz LAB: sent to img2img batch\n  " + filled.join("\n  "));
     }
 
@@ -94,11 +133,11 @@
         var output = textOf("abysz_dfi_last_output") || textOf("abysz_dfi_output");
         var source = textOf("abysz_dfi_source");
         if (!output) {
-            alert("Abysz LAB: run DFI first (or fill 'DFI output folder'); its output becomes img2img's batch input.");
+            showStatus("warning", ["Run DFI first (or fill 'DFI output folder'): its output becomes img2img's batch input."]);
             return;
         }
         if (!batchFieldsUsable()) {
-            alert("Abysz LAB: img2img's batch directory fields are missing or read-only (--hide-ui-dir-config).");
+            showStatus("error", ["img2img's batch directory fields are missing or read-only (--hide-ui-dir-config)."]);
             return;
         }
         if (typeof switch_to_img2img === "function") {
@@ -123,7 +162,9 @@
             } else if (tries < 40) {
                 setTimeout(step, 100);
             } else {
-                alert("Abysz LAB: could not open img2img > Batch > From directory; fill the folders by hand.");
+                var text = "Could not open img2img > Batch > From directory; fill the folders by hand.";
+                showStatus("error", [text]);
+                alert("Abysz LAB: " + text);
             }
         })();
     }

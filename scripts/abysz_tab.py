@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import gradio as gr
 
-from abysz_lab.ui import TAB_ELEM_ID, apply_magick_home, build_ui, settings_from_host, settings_options
-from modules import script_callbacks, scripts, shared
+from abysz_lab.ui import TAB_ELEM_ID, apply_magick_home, build_ui, compat, settings_from_host, settings_options
+from modules import script_callbacks, shared
 
-# Only right while A1111 imports this file, so capture it now.
-EXTENSION_ROOT = scripts.basedir()
 SECTION = ("abysz_lab", "Abysz LAB")
+CATEGORY = "postprocessing"  # A1111 >= 1.7 groups settings sections under categories; older ones lack category_id
 
 
 def on_ui_settings() -> None:
@@ -28,6 +27,7 @@ def on_ui_settings() -> None:
             component=gr.Slider if option.slider else None,
             component_args=option.component_args,
             section=SECTION,
+            **compat.supported(shared.OptionInfo.__init__, category_id=CATEGORY),
         )
         if callable(getattr(info, "info", None)):  # A1111 >= 1.5 shows it under the label
             info = info.info(option.help)

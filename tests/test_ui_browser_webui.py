@@ -36,6 +36,7 @@ def _page_with_extension_js(url, load_times: int = 1):
     """The page with A1111's helpers and our script injected the way the WebUI does, then 'UI loaded'."""
     with chromium_page(url) as page:
         page.wait_for_selector("#abysz_dfi_send_img2img", state="attached", timeout=60_000)
+        page.add_style_tag(path=str(REPO / "style.css"))  # A1111 adds every extension's style.css
         page.add_script_tag(path=str(STANDIN / "host.js"))
         for _ in range(load_times):
             page.add_script_tag(path=str(REPO / "javascript" / "abysz_lab.js"))
@@ -43,8 +44,8 @@ def _page_with_extension_js(url, load_times: int = 1):
         yield page
 
 
-def _received(page, expected_mode: str = "from dir", timeout_s: float = 20) -> dict:
-    """What img2img's Python side receives; asks again while the sub-tab's select event is still on its way."""
+def _received(page, expected: dict, timeout_s: float = 20) -> dict:
+    """What img2img's Python side receives; asks again while select/blur events are still on their way."""
     box = page.locator("#standin_received textarea")
     deadline = time.monotonic() + timeout_s
     while True:
@@ -52,7 +53,7 @@ def _received(page, expected_mode: str = "from dir", timeout_s: float = 20) -> d
         page.click("#standin_check")
         page.wait_for_function("document.querySelector('#standin_received textarea').value.length > 0")
         received = json.loads(box.input_value())
-        if received["mode"] == expected_mode or time.monotonic() > deadline:
+        if received == expected or time.monotonic() > deadline:
             return received
         page.wait_for_timeout(250)
 
@@ -62,6 +63,13 @@ def _open_abysz_tab(page) -> None:
 
 
 def test_send_fills_img2img_batch_from_directory_and_controlnet(url):
+    expected = {
+        "mode": "from dir",
+        "input": OUTPUT,
+        "output": "/clips/walk/stabilised_pass2",
+        "controlnet": SOURCE,
+        "controlnet_mode": "batch",
+    }
     with _page_with_extension_js(url) as page:
         _open_abysz_tab(page)
         page.locator("#abysz_dfi_send_img2img").click()
@@ -69,13 +77,32 @@ def test_send_fills_img2img_batch_from_directory_and_controlnet(url):
             "document.querySelector('#img2img_batch_output_dir textarea').value.length > 0", timeout=30_000
         )
         page.screenshot(path=str(screenshot_folder() / "4-sent-to-img2img-batch.png"), full_page=True)
-        received = _received(page)
-    assert received == {
-        "mode": "from dir",
-        "input": OUTPUT,
-        "output": "/clips/walk/stabilised_pass2",
-        "controlnet": SOURCE,
-    }
+        received = _received(page, expected)
+    assert received == expected
+
+
+def test_send_says_what_it_filled_in_the_dfi_status(url):
+    with _page_with_extension_js(url) as page:
+        _open_abysz_tab(page)
+        page.locator("#abysz_dfi_send_img2img").click()
+        page.wait_for_function(
+            "document.querySelector('#img2img_batch_output_dir textarea').value.length > 0", timeout=30_000
+        )
+        _open_abysz_tab(page)
+        status = page.locator("#abysz_dfi_status .abysz-msg-ok")
+        status.wait_for(timeout=10_000)
+        text = status.inner_text()
+    assert "img2img batch input: " + OUTPUT in text
+    assert "ControlNet unit 0 batch input: " + SOURCE in text
+
+
+def test_send_button_starts_hidden_until_the_script_finds_the_batch_fields(url):
+    with chromium_page(url) as page:
+        page.wait_for_selector("#abysz_dfi_send_img2img", state="attached", timeout=60_000)
+        page.add_style_tag(path=str(REPO / "style.css"))  # A1111 adds every extension's style.css
+        _open_abysz_tab(page)
+        visible = page.locator("#abysz_dfi_send_img2img").is_visible()
+    assert visible is False
 
 
 def test_send_button_is_shown_when_the_batch_fields_exist(url):

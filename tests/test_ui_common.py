@@ -153,3 +153,59 @@ def test_frames_are_shown_as_rgb_and_shrunk():
     shown = common.to_display(bgr, max_side=500)
     assert shown.shape == (25, 500, 3)
     assert tuple(shown[0, 0]) == (0, 0, 255)
+
+
+def test_temporary_files_are_made_on_first_use_and_removed_when_the_process_exits(tmp_path):
+    """Served copies and playground previews share one temp root that goes away at exit (nothing at import)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    (tmp_path / "clip.mp4").write_bytes(b"video bytes")
+    script = f"""
+import tempfile
+tempfile.tempdir = {str(temp)!r}
+from abysz_lab.ui import UISettings, build_ui, compat
+from abysz_lab.ui.playground_tab import PlaygroundHandlers
+build_ui(UISettings())
+import os
+print(len(os.listdir({str(temp)!r})))
+print(compat.ServedFiles().serve({str(tmp_path / "clip.mp4")!r}, "slot"))
+print(PlaygroundHandlers(UISettings()).temp_root)
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    made_at_build, served, previews = run.stdout.split("\n")[-4:-1]
+    assert made_at_build == "0"
+    assert Path(served).is_relative_to(temp)
+    assert Path(previews).is_relative_to(temp)
+    assert list(temp.iterdir()) == []
+
+
+def test_an_unexpected_error_in_a_run_shows_a_message_and_logs_the_traceback(capsys):
+    """Not gradio's bare "Error": the status says what happened, the console has the traceback."""
+    import gradio as gr
+
+    from abysz_lab.ui import common
+
+    guard = common.RunGuard("test")
+
+    def broken(values, progress):
+        with guard.run():
+            return values["x"] / 0
+
+    with gr.Blocks() as blocks:
+        box = gr.Number(label="x")
+        button = gr.Button("Run")
+        image = gr.Image(label="result")
+        status = gr.HTML()
+        common.wire_run(button.click, broken, {"x": box}, [image, status], status=status)
+    fns = blocks.fns.values() if isinstance(blocks.fns, dict) else blocks.fns
+    [handler] = [f.fn for f in fns]
+    shown_image, shown_status = handler(None, 3)
+    assert "Unexpected error: ZeroDivisionError: division by zero (details in the console)" in shown_status
+    assert "abysz-msg-error" in shown_status
+    assert isinstance(shown_image, dict) and str(shown_image.get("__type__")).endswith("update")
+    assert "Traceback" in capsys.readouterr().err
+    assert not guard.busy

@@ -210,6 +210,23 @@ def test_cancel_during_the_comparison_keeps_the_dfi_result_and_skips_the_rest(ha
     assert not handlers.guard.busy
 
 
+def test_cancel_during_the_analysis_keeps_the_dfi_result_and_the_comparison(handlers, clip, tmp_path):
+    def cancel_in_analysis(done_total, desc="", **_):
+        if desc.startswith("Analysis") and done_total[0] == 3:
+            handlers.cancel()
+
+    status, first, _, last_output, shown, summary, plot = handlers.run(
+        dfi_values(clip.source, clip.generated, tmp_path / "out"), cancel_in_analysis
+    )
+    assert "DFI finished" in status
+    assert "Cancelled: no analysis. The DFI output is complete." in status
+    assert first is not None
+    assert last_output == str(tmp_path / "out")
+    assert shown is not None and Path(shown).is_file()
+    assert summary == "" and plot is None
+    assert not handlers.guard.busy
+
+
 # --- the flicker analysis --------------------------------------------------------------------------
 
 

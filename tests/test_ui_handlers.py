@@ -61,7 +61,7 @@ def test_preview_with_a_bad_frame_number_says_so_and_keeps_the_gallery(handlers,
 
 def test_preview_with_an_empty_source_box_asks_for_it(handlers, clip):
     _, status = handlers.preview(dfi_values("", clip.generated))
-    assert "Enter the source frames folder" in status
+    assert "Enter the DFI source frames folder or video" in status
 
 
 def test_run_writes_every_frame_and_shows_figures_and_first_last_frames(handlers, clip, tmp_path):

@@ -308,3 +308,50 @@ def test_without_magickwand_apply_runs_on_numpy(no_magickwand, clip, tmp_path):
     status, _, _ = make_handlers(tmp_path).apply(values(clip.generated, tmp_path / "out", measure=False))
     assert f"{FRAMES} of {FRAMES}" in status
     assert "numpy" in status
+
+
+# --- the optional measurement never throws a finished apply away -------------------------------
+
+
+def test_apply_with_a_missing_original_folder_says_so_before_writing_anything(handlers, clip, tmp_path):
+    out = tmp_path / "out"
+    status, plot, last_output = handlers.apply(values(clip.generated, out, original=str(tmp_path / "typo")))
+    assert "abysz-msg-error" in status
+    assert "typo" in status
+    assert _is_update(plot)
+    assert _is_update(last_output)
+    assert not out.exists()
+
+
+def test_apply_whose_measurement_fails_still_shows_the_finished_deflicker(handlers, clip, tmp_path):
+    from conftest import write_frames
+
+    original = tmp_path / "original"
+    write_frames(original, [np.zeros((48, 64, 3), np.uint8)] * FRAMES)
+    (original / sorted(p.name for p in original.iterdir())[5]).write_bytes(b"not a PNG")
+    out = tmp_path / "out"
+    status, plot, last_output = handlers.apply(values(clip.generated, out, original=str(original)))
+    assert "Deflicker finished" in status
+    assert f"{FRAMES} of {FRAMES}" in status
+    assert "Measuring flicker failed" in status
+    assert plot is None
+    assert last_output == str(out)
+
+
+def test_cancel_while_measuring_keeps_the_finished_deflicker_and_says_no_measurement(handlers, clip, tmp_path):
+    out = tmp_path / "out"
+    said = []
+
+    def progress(done_total, desc="", **_):
+        if desc.startswith("Measuring flicker") and not said:
+            said.append(handlers.cancel())
+
+    status, plot, last_output = handlers.apply(values(clip.generated, out), progress)
+    assert said
+    assert "Deflicker finished" in status
+    assert "Cancelled after" not in status
+    assert "no flicker measurement" in status
+    assert "The deflicker output is complete" in status
+    assert plot is None
+    assert last_output == str(out)
+    assert len(list(out.glob("*.png"))) == FRAMES

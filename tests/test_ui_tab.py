@@ -132,3 +132,55 @@ def test_imagemagick_location_that_is_not_a_folder_is_ignored_with_a_note(tmp_pa
     note = apply_magick_home(str(tmp_path / "missing"))
     assert "not a folder" in note
     assert "MAGICK_HOME" not in os.environ
+
+
+def test_a_built_tab_is_freed_once_nothing_refers_to_it():
+    """Reload UI builds a new tab: the old one (and its handlers) must not be kept alive by a cache."""
+    import gc
+    import weakref
+
+    from abysz_lab.ui import UISettings, build_ui
+
+    blocks = build_ui(UISettings(in_webui=True))
+    ref = weakref.ref(blocks)
+    del blocks
+    gc.collect()
+    assert ref() is None
+
+
+RUN_BUTTONS = [
+    "abysz_dfi_run",
+    "abysz_dfi_preview",
+    "abysz_pg_apply",
+    "abysz_pg_preview",
+    *(f"abysz_tools_{tool}_run" for tool in ("extract", "assemble", "compare", "fuse")),
+    "abysz_an_run",
+]
+
+
+@pytest.mark.parametrize("elem_id", RUN_BUTTONS)
+def test_a_second_click_on_a_run_button_is_not_held_back_by_gradios_queue(elem_id):
+    """gradio 4 runs one event at a time by default: a second click would wait silently, not reach our guard."""
+    import gradio as gr
+
+    if gr.__version__.startswith("3."):
+        pytest.skip("gradio 3.41 has no per-event concurrency limit (the host's queue size applies)")
+    from abysz_lab.ui import UISettings, build_ui
+
+    blocks = build_ui(UISettings(in_webui=True))
+    fns = blocks.fns.values() if isinstance(blocks.fns, dict) else blocks.fns
+    limits = {
+        getattr(blocks.blocks.get(target[0]), "elem_id", None): fn.concurrency_limit
+        for fn in fns
+        for target in fn.targets
+        if target[1] == "click"
+    }
+    assert elem_id in limits
+    assert limits[elem_id] is None
+
+
+def test_a_setting_saved_as_none_counts_as_unset():
+    from abysz_lab.ui import settings_from_host
+
+    settings = settings_from_host({"output_root": None, "magick_home": None, "preview_frames": None})
+    assert (settings.output_root, settings.magick_home, settings.preview_frames) == ("", "", 4)

@@ -335,6 +335,43 @@ def test_cancel_mid_extract_keeps_whole_frames(handlers, video, tmp_path):
     assert 3 <= len(list(out.glob("*.png"))) < 10
 
 
+def test_cancel_mid_compare_writes_no_file(handlers, clip, tmp_path):
+    out = tmp_path / "half.mp4"
+    said = []
+
+    def progress(done_total, **_):
+        if done_total[0] == 4 and not said:
+            said.append(handlers.cancel("compare"))
+
+    status, shown = handlers.compare(compare_values(generated=clip.generated, output=out), progress)
+    assert "Cancelling: Compare stops" in said[0]
+    assert "Cancelled after" in status
+    assert _is_update(shown)
+    assert not out.exists()
+    assert not handlers.guards["compare"].busy
+
+
+def test_cancel_mid_fuse_keeps_whole_frames(handlers, clip, tmp_path):
+    from conftest import read_back
+
+    out = tmp_path / "fused"
+    said = []
+
+    def progress(done_total, **_):
+        if done_total[0] == 4 and not said:
+            said.append(handlers.cancel("fuse"))
+
+    status, first, folder = handlers.fuse(fuse_values(frames=clip.generated, style=clip.source, output=out), progress)
+    assert "Cancelling: Style fuse stops" in said[0]
+    assert "Cancelled after" in status
+    assert _is_update(first) and _is_update(folder)
+    written = sorted(out.glob("*.png"))
+    assert 4 <= len(written) < 12
+    size = read_back(sorted(clip.generated.glob("*.png"))[0]).shape
+    assert all(read_back(p).shape == size for p in written)
+    assert not handlers.guards["fuse"].busy
+
+
 def test_second_click_during_a_run_is_refused_and_other_tools_still_run(handlers, clip, tmp_path):
     reached, release = threading.Event(), threading.Event()
     first_result = []

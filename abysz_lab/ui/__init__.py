@@ -90,12 +90,13 @@ def settings_options() -> list[SettingOption]:
 def settings_from_host(values: dict[str, Any], **extra: Any) -> UISettings:
     """UISettings from the host's saved settings (keyed by field name), plus plain fields in ``extra``.
 
-    A value that no longer fits (a hand-edited config.json) falls back to its
-    default with a console note, so a bad setting never keeps the tab from loading.
+    A missing or None value (a key A1111 saved as null) means unset. A value
+    that no longer fits (a hand-edited config.json) falls back to its default
+    with a console note, so a bad setting never keeps the tab from loading.
     """
     checked = {}
     for spec in prm.specs(UISettings):
-        if spec.name not in values:
+        if values.get(spec.name) is None:
             continue
         try:
             checked[spec.name] = spec.check(values[spec.name])

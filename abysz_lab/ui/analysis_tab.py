@@ -24,9 +24,8 @@ from abysz_lab.analysis import (
     plot_image,
     write_report,
 )
-from abysz_lab.errors import AbyszError, InputError
+from abysz_lab.errors import AbyszError
 from abysz_lab.ui import TabContext, UISettings, common, compat
-from abysz_lab.ui.tools_tab import optional_path
 
 # Per-frame table: (curve name, column header, format).
 TABLE_COLUMNS = (
@@ -71,28 +70,9 @@ def heatmap_caption(heat: HeatMap) -> str:
     return common.message(text)
 
 
-def frames_limit_value(value: Any) -> int:
-    """The 'frames limit' box as a count >= 0 (0 = all)."""
-    try:
-        limit = float(value or 0)
-    except (TypeError, ValueError):
-        limit = -1.0
-    if limit < 0 or not limit.is_integer():
-        msg = f"Analyze frames limit must be a whole number >= 0 (0 = all frames), got {value!r}."
-        raise InputError(msg)
-    return int(limit)
-
-
 def heatmap_index(value: Any) -> int:
     """The heat-map frame slider's value as a frame number >= 1."""
-    try:
-        index = float(value)
-    except (TypeError, ValueError):
-        index = 0.0
-    if index < 1 or not index.is_integer():
-        msg = f"The heat map frame must be a whole number >= 1 (frame 0 has no previous frame), got {value!r}."
-        raise InputError(msg)
-    return int(index)
+    return common.whole_number(value, "The heat map frame (frame 0 has no previous frame)", 1)
 
 
 # --- what the buttons call -------------------------------------------------------------------------
@@ -106,9 +86,9 @@ class AnalysisHandlers:
         self.guard = guard or common.RunGuard("analysis")
 
     def _folders(self, values: Mapping[str, Any]) -> tuple[Any, Any, Any]:
-        source = common.path_from_box(values.get("source"), "the Analyze source frames folder")
-        generated = common.path_from_box(values.get("generated"), "the Analyze generated frames folder")
-        return source, generated, optional_path(values.get("output"))
+        source = common.path_box(values.get("source"), "the Analyze source frames folder")
+        generated = common.path_box(values.get("generated"), "the Analyze generated frames folder")
+        return source, generated, common.path_box(values.get("output"), "", optional=True)
 
     def run(self, values: Mapping[str, Any], progress: Callable[..., Any] | None = None) -> tuple[Any, ...]:
         """Analyse the folders: (status HTML, table rows, plot, heat map, heat-map slider update, heat-map caption)."""
@@ -116,8 +96,8 @@ class AnalysisHandlers:
         try:
             params = common.params_from_values(AnalysisParams, values)
             source, generated, output = self._folders(values)
-            limit = frames_limit_value(values.get("frames_limit"))
-            report_folder = optional_path(values.get("report_folder"))
+            limit = common.whole_number(values.get("frames_limit") or 0, "Analyze frames limit (0 = all frames)")
+            report_folder = common.path_box(values.get("report_folder"), "", optional=True)
             with self.guard.run() as token:
                 result = analyze_folders(
                     source,
@@ -246,24 +226,10 @@ def build(ctx: TabContext) -> AnalysisHandlers:
         elem_id="abysz_an_table",
     )
     inputs["heatmap_frame"] = heatmap_frame
-    names = list(inputs)
-    components = [inputs[n] for n in names]
-
-    # gradio injects gr.Progress by a positional parameter's default: it has to come before *values.
-    def on_run(progress=gr.Progress(), *values: Any) -> tuple[Any, ...]:  # noqa: B008
-        return handlers.run(dict(zip(names, values, strict=True)), progress)
-
-    def on_heatmap(*values: Any) -> tuple[Any, str]:
-        return handlers.heatmap(dict(zip(names, values, strict=True)))
-
-    compat.on(
-        run_button.click,
-        on_run,
-        inputs=components,
-        outputs=[status, table, plot, heatmap, heatmap_frame, caption],
-        unlimited=True,
-    )
+    common.wire_run(run_button.click, handlers.run, inputs, [status, table, plot, heatmap, heatmap_frame, caption])
     compat.on(cancel_button.click, handlers.cancel, inputs=[], outputs=[status], queue=False)
     for event in (heatmap_button.click, heatmap_frame.release):
-        compat.on(event, on_heatmap, inputs=components, outputs=[heatmap, caption], unlimited=True)
+        common.wire_run(
+            event, lambda values, _progress: handlers.heatmap(values), inputs, [heatmap, caption], status=caption
+        )
     return handlers

@@ -10,14 +10,17 @@ token), report progress through :func:`progress_callback`, and turn
 
 from __future__ import annotations
 
+import functools
 import html
+import sys
 import threading
 import time
+import traceback
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import cv2
 import gradio as gr
@@ -25,8 +28,9 @@ import numpy as np
 
 from abysz_lab import params as prm
 from abysz_lab.errors import AbyszError, Cancelled, InputError
-from abysz_lab.jobs import CancelToken, Progress, ProgressCallback
+from abysz_lab.jobs import CancelToken, Progress, ProgressCallback, RunSummary
 from abysz_lab.ui import compat
+from abysz_lab.video import VIDEO_EXTENSIONS
 
 ELEM_PREFIXES = ("abysz_", "abysz-")
 
@@ -182,13 +186,138 @@ def error_message(exc: AbyszError) -> str:
     return message(str(exc), kind)
 
 
-def path_from_box(text: str | None, what: str) -> Path:
-    """A path typed into a textbox (quotes from "copy as path" removed), or InputError asking for ``what``."""
-    text = (text or "").strip().strip('"')
-    if not text:
-        msg = f"Enter {what}."
+@overload
+def path_box(text: Any, what: str, *, optional: Literal[False] = False) -> Path: ...
+@overload
+def path_box(text: Any, what: str, *, optional: Literal[True]) -> Path | None: ...
+def path_box(text: Any, what: str, *, optional: bool = False) -> Path | None:
+    """A path typed into a textbox (quotes from "copy as path" removed).
+
+    An empty box gives None when ``optional``, else InputError asking for ``what``
+    ("Enter the DFI source frames folder.").
+    """
+    typed = str(text or "").strip().strip('"')
+    if typed:
+        return Path(typed).expanduser()
+    if optional:
+        return None
+    msg = f"Enter {what}."
+    raise InputError(msg)
+
+
+def whole_number(value: Any, what: str, minimum: int = 0) -> int:
+    """A whole number typed into a box, at least ``minimum``; InputError naming the box otherwise."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        msg = f"{what} must be a whole number, got {value!r}."
+        raise InputError(msg) from exc
+    if not number.is_integer() or number < minimum:
+        msg = f"{what} must be a whole number of at least {minimum}, got {value!r}."
         raise InputError(msg)
-    return Path(text).expanduser()
+    return int(number)
+
+
+def is_video_input(path: Path) -> bool:
+    """True when an input box names a file (to extract) rather than a frame folder.
+
+    A missing path with a video extension counts too, so the user hears "video
+    not found" rather than "folder not found".
+    """
+    if path.is_dir():
+        return False
+    return path.is_file() or path.suffix.lower() in VIDEO_EXTENSIONS
+
+
+def resolve_output(input_text: Any, output_text: Any, output_root: str = "", *, suffix: str, what: str) -> Path:
+    """The output folder: as typed, else ``<input name><suffix>`` under the output root or next to the input.
+
+    ``what`` names the input box in the message when it is empty too.
+    """
+    typed = path_box(output_text, "", optional=True)
+    if typed is not None:
+        return typed
+    given = path_box(input_text, what)
+    stem = given.stem if is_video_input(given) else given.name
+    name = f"{stem or 'frames'}{suffix}"
+    root = path_box(output_root, "", optional=True)
+    return root / name if root is not None else given.parent / name
+
+
+def run_rows(summary: RunSummary, unit: str = "frames") -> list[tuple[str, str]]:
+    """The figures every finished run shows: count, time, speed (and resume / ignored entries when any)."""
+    rows = [
+        (f"{unit.capitalize()} written", f"{summary.written} of {summary.total}"),
+        ("Time", f"{summary.seconds:.1f} s"),
+        ("Speed", f"{summary.fps:.1f} frames/s"),
+    ]
+    if summary.resumed_from:
+        rows.append(("Resumed after frame", str(summary.resumed_from)))
+    if summary.skipped_inputs:
+        rows.append(("Non-image entries ignored", str(summary.skipped_inputs)))
+    return rows
+
+
+def figures_html(title: str, rows: Iterable[tuple[str, str]], warnings: Iterable[str] = ()) -> str:
+    """A finished run: an ok line, its figures as a small table, then its warnings."""
+    cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    notes = "".join(message(w, "warning") for w in warnings)
+    return message(title, "ok") + f'<table class="abysz-figures">{cells}</table>' + notes
+
+
+# --- wiring --------------------------------------------------------------------------------------
+
+
+def unexpected_error(exc: BaseException) -> str:
+    """The status for an exception no handler expected: its type and text, the traceback in the console."""
+    return message(f"Unexpected error: {type(exc).__name__}: {exc} (details in the console).", "error")
+
+
+def at_boundary(fn: Callable[..., Any], outputs: list, status: Any = None) -> Callable[..., Any]:
+    """Wrap an event handler so an unexpected exception becomes a status message, not gradio's bare "Error".
+
+    The traceback goes to the console (where bug reports come from); ``status``
+    (default: the first output) shows the message and the other outputs stay as
+    they are. AbyszError never gets here: the handlers turn it into their own
+    message.
+    """
+    where = next(i for i, o in enumerate(outputs) if o is (outputs[0] if status is None else status))
+
+    @functools.wraps(fn)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # the handler boundary: log it, show it, keep the tab usable
+            print(f"Abysz LAB: unexpected error in {getattr(fn, '__name__', 'a handler')}:", file=sys.stderr)
+            traceback.print_exc()
+            if len(outputs) == 1:
+                return unexpected_error(exc)
+            return tuple(unexpected_error(exc) if i == where else gr.update() for i in range(len(outputs)))
+
+    return guarded
+
+
+def wire_run(
+    event: Any,
+    handler: Callable[[dict[str, Any], Any], Any],
+    inputs: Mapping[str, Any],
+    outputs: list,
+    *,
+    status: Any = None,
+) -> None:
+    """Attach a long run to ``event`` (e.g. ``button.click``): ``handler(values by control name, gr.Progress)``.
+
+    No gradio concurrency limit (our RunGuard answers a second click) and the
+    unexpected-error boundary of :func:`at_boundary`.
+    """
+    names = list(inputs)
+
+    # gradio injects gr.Progress by a positional parameter's default: it has to come before *values.
+    def on_run(progress=gr.Progress(), *values: Any) -> Any:  # noqa: B008
+        return handler(dict(zip(names, values, strict=True)), progress)
+
+    guarded = at_boundary(on_run, outputs, status)
+    compat.on(event, guarded, inputs=[inputs[n] for n in names], outputs=outputs, unlimited=True)
 
 
 def to_display(image_bgr: np.ndarray, max_side: int = 768) -> np.ndarray:

@@ -8,11 +8,13 @@ branches on the gradio version itself.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import inspect
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from functools import cache
@@ -24,11 +26,22 @@ import gradio as gr
 GRADIO_VERSION = str(getattr(gr, "__version__", "0"))
 
 
-@cache
 def _accepted(callable_: Any) -> frozenset[str]:
     """Names of the keyword arguments ``callable_`` accepts (empty set if it takes ``**kwargs`` only)."""
+    # Cache by the plain function: a bound event method (4.x button.click) or an event listener
+    # object (3.41) as the key would keep its component, and with it the whole old tab, alive
+    # after every Reload UI.
+    if inspect.ismethod(callable_):
+        return _accepted_by_function(callable_.__func__)
+    if inspect.isfunction(callable_) or isinstance(callable_, type):
+        return _accepted_by_function(callable_)
+    return _accepted_by_function(type(callable_).__call__)
+
+
+@cache
+def _accepted_by_function(function: Any) -> frozenset[str]:
     try:
-        parameters = inspect.signature(callable_).parameters
+        parameters = inspect.signature(function).parameters
     except (TypeError, ValueError):
         return frozenset()
     return frozenset(name for name, p in parameters.items() if p.kind is not inspect.Parameter.VAR_KEYWORD)
@@ -89,6 +102,24 @@ def uploaded_path(file: Any) -> str:
     return str(getattr(file, "name", file))
 
 
+_temp_root: Path | None = None
+_temp_lock = threading.Lock()
+
+
+def temp_folder(prefix: str) -> Path:
+    """A new folder under Abysz LAB's one temporary root, which is made on first use and removed at exit.
+
+    Under the system temp folder, which every gradio version serves files from
+    (see :class:`ServedFiles`). Nothing is created at import or build time.
+    """
+    global _temp_root  # one root per process, made lazily
+    with _temp_lock:
+        if _temp_root is None or not _temp_root.is_dir():
+            _temp_root = Path(tempfile.mkdtemp(prefix="abysz_lab_"))
+            atexit.register(shutil.rmtree, _temp_root, ignore_errors=True)
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=_temp_root))
+
+
 class ServedFiles:
     """Copies of output files (videos, GIFs) in a temporary folder that every gradio version serves.
 
@@ -114,7 +145,7 @@ class ServedFiles:
         """Return a servable path to a copy of ``path``, replacing this slot's previous copy."""
         source = Path(path)
         if self._folder is None or not self._folder.is_dir():
-            self._folder = Path(tempfile.mkdtemp(prefix=self.prefix))
+            self._folder = temp_folder(self.prefix)
         target = self._folder / f"{slot}_{time.time_ns()}{source.suffix.lower()}"
         try:
             os.link(source, target)

@@ -11,7 +11,6 @@ so tests call exactly what the buttons call.
 from __future__ import annotations
 
 import contextlib
-import html
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -33,44 +32,10 @@ WORK_SUFFIX = "_work"  # <output>_work/source and /generated hold frames extract
 WORK_MARKER = ".abysz_lab_work"  # marks a work folder as ours, so a cancelled extraction may be replaced
 COMPARE_SUFFIX = "_compare"
 COMPARE_RECORD = f".compare{SIDECAR_SUFFIX}"  # in the output folder: which comparison video we wrote
-ROLES = {"source": "source frames", "generated": "generated frames"}
+ROLES = {"source": "the DFI source frames folder or video", "generated": "the DFI generated frames folder or video"}
 
 
 # --- pure helpers ----------------------------------------------------------------------------
-
-
-def folder_value(text: str | None, what: str) -> Path:
-    """A folder (or video file) typed into a textbox, or InputError saying which box is empty."""
-    text = (text or "").strip().strip('"')
-    if not text:
-        msg = f"Enter the {what} folder (or a video file)."
-        raise InputError(msg)
-    return Path(text).expanduser()
-
-
-def is_video_input(path: Path) -> bool:
-    """True when an input box names a file (to extract) rather than a frame folder.
-
-    A missing path with a video extension counts too, so the user hears "video
-    not found" rather than "folder not found".
-    """
-    if path.is_dir():
-        return False
-    return path.is_file() or path.suffix.lower() in video.VIDEO_EXTENSIONS
-
-
-def resolve_output(
-    generated: str, output: str, output_root: str = "", *, suffix: str = OUTPUT_SUFFIX, what: str = "generated frames"
-) -> Path:
-    """The output folder: as typed, else ``<input name><suffix>`` under the output root or next to the input."""
-    typed = (output or "").strip().strip('"')
-    if typed:
-        return Path(typed).expanduser()
-    gen = folder_value(generated, what)
-    stem = gen.stem if is_video_input(gen) else gen.name
-    name = f"{stem or 'frames'}{suffix}"
-    root = (output_root or "").strip()
-    return Path(root).expanduser() / name if root else gen.parent / name
 
 
 def parse_frame_numbers(text: str | None) -> list[int]:
@@ -81,36 +46,6 @@ def parse_frame_numbers(text: str | None) -> list[int]:
     except ValueError as exc:
         msg = f"Preview frame numbers must be whole numbers separated by commas, got {text!r}."
         raise InputError(msg) from exc
-
-
-def frames_limit_value(value: Any) -> int:
-    """The 'frames limit' box as a count >= 0 (0 = all)."""
-    try:
-        limit = float(value or 0)
-    except (TypeError, ValueError) as exc:
-        msg = f"Frames limit must be a whole number (0 = all frames), got {value!r}."
-        raise InputError(msg) from exc
-    if limit < 0 or not limit.is_integer():
-        msg = f"Frames limit must be a whole number >= 0 (0 = all frames), got {value!r}."
-        raise InputError(msg)
-    return int(limit)
-
-
-def summary_html(summary: RunSummary) -> str:
-    """The figures of a finished run as a small HTML table, then its warnings."""
-    rows = [
-        ("Frames written", f"{summary.written} of {summary.total}"),
-        ("Time", f"{summary.seconds:.1f} s"),
-        ("Speed", f"{summary.fps:.1f} frames/s"),
-        ("Output folder", str(summary.output)),
-    ]
-    if summary.resumed_from:
-        rows.append(("Resumed after frame", str(summary.resumed_from)))
-    if summary.skipped_inputs:
-        rows.append(("Non-image entries ignored", str(summary.skipped_inputs)))
-    cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
-    warnings = "".join(common.message(w, "warning") for w in summary.warnings)
-    return common.message("DFI finished.", "ok") + f'<table class="abysz-figures">{cells}</table>' + warnings
 
 
 def first_and_last_frames(summary: RunSummary) -> tuple[Any, Any]:
@@ -244,8 +179,14 @@ class DFIHandlers:
 
     def _inputs(self, values: Mapping[str, Any]) -> tuple[dict[str, Path], Path]:
         """The typed source/generated paths and the output folder (nothing touched on disk)."""
-        paths = {role: folder_value(values.get(role), what) for role, what in ROLES.items()}
-        output = resolve_output(str(values.get("generated") or ""), values.get("output"), self.settings.output_root)
+        paths = {role: common.path_box(values.get(role), what) for role, what in ROLES.items()}
+        output = common.resolve_output(
+            values.get("generated"),
+            values.get("output"),
+            self.settings.output_root,
+            suffix=OUTPUT_SUFFIX,
+            what=ROLES["generated"],
+        )
         return paths, output
 
     @contextlib.contextmanager
@@ -262,7 +203,7 @@ class DFIHandlers:
         """Frame folders for the inputs: folders as they are, videos extracted into ``<output>_work/<role>``."""
         folders, notes = dict(paths), []
         for role, path in paths.items():
-            if not is_video_input(path):
+            if not common.is_video_input(path):
                 continue
             work = claim_work_folder(work_folder(output)) / role
             prepared = video.prepare_frames(
@@ -291,7 +232,7 @@ class DFIHandlers:
             params = common.params_from_values(DFIParams, values)
             paths, output = self._inputs(values)
             indices = parse_frame_numbers(values.get("preview_frames"))
-            videos = [role for role, path in paths.items() if is_video_input(path)]
+            videos = [role for role, path in paths.items() if common.is_video_input(path)]
             with self._guarded_if(bool(videos)) as token:
                 phases = Phases([f"Extract {role} video" for role in videos], progress)
                 folders, _ = self.prepare_inputs(paths, output, phases, token)
@@ -325,9 +266,9 @@ class DFIHandlers:
         try:
             params = common.params_from_values(DFIParams, values)
             paths, output = self._inputs(values)
-            limit = frames_limit_value(values.get("frames_limit"))
+            limit = common.whole_number(values.get("frames_limit") or 0, "DFI frames limit (0 = all frames)")
             want_compare, want_analysis = bool(values.get("compare", True)), bool(values.get("analyze", True))
-            names = [f"Extract {role} video" for role, path in paths.items() if is_video_input(path)]
+            names = [f"Extract {role} video" for role, path in paths.items() if common.is_video_input(path)]
             names += ["DFI"] + ["Comparison video"] * want_compare + ["Analysis"] * want_analysis
             phases = Phases(names, progress)
             with self.guard.run() as token:
@@ -343,7 +284,9 @@ class DFIHandlers:
                     progress=phases.callback("DFI"),
                     cancel=token,
                 )
-                result = RunResult(summary_html(summary), *first_and_last_frames(summary), str(summary.output))
+                figures = [*common.run_rows(summary), ("Output folder", str(summary.output))]
+                status = common.figures_html("DFI finished.", figures, summary.warnings)
+                result = RunResult(status, *first_and_last_frames(summary), str(summary.output))
                 result.notes += [common.message(n) for n in notes]
                 self._extras(result, folders, summary, params, limit, phases, token, want_compare, want_analysis)
         except AbyszError as exc:
@@ -508,7 +451,7 @@ def build(ctx: TabContext) -> DFIHandlers:
             value="Send to img2img batch",
             visible=settings.in_webui,
             elem_id="abysz_dfi_send_img2img",
-            elem_classes=["abysz-send-img2img"],
+            elem_classes=["abysz-send-img2img", "abysz-hidden"],  # javascript/abysz_lab.js shows it where usable
         )
     status = compat.component(gr.HTML, value="", elem_id="abysz_dfi_status")
     with gr.Row(elem_id="abysz_dfi_result_row"):
@@ -549,23 +492,12 @@ def build(ctx: TabContext) -> DFIHandlers:
         elem_id="abysz_dfi_analysis_plot",
     )
 
-    names = list(inputs)
-    components = [inputs[n] for n in names]
-
-    def on_preview(progress=gr.Progress(), *values: Any) -> tuple[Any, str]:  # noqa: B008
-        return handlers.preview(dict(zip(names, values, strict=True)), progress)
-
-    # gradio injects gr.Progress by a positional parameter's default: it has to come before *values.
-    def on_run(progress=gr.Progress(), *values: Any) -> tuple[Any, ...]:  # noqa: B008
-        return handlers.run(dict(zip(names, values, strict=True)), progress)
-
-    compat.on(preview_button.click, on_preview, inputs=components, outputs=[preview_gallery, status], unlimited=True)
-    compat.on(
+    common.wire_run(preview_button.click, handlers.preview, inputs, [preview_gallery, status], status=status)
+    common.wire_run(
         run_button.click,
-        on_run,
-        inputs=components,
-        outputs=[status, first_frame, last_frame, last_output, compare_video, analysis_summary, analysis_plot],
-        unlimited=True,
+        handlers.run,
+        inputs,
+        [status, first_frame, last_frame, last_output, compare_video, analysis_summary, analysis_plot],
     )
     compat.on(cancel_button.click, handlers.cancel, inputs=[], outputs=[status], queue=False)
     return handlers

@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import math
 import re
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,31 +20,19 @@ import numpy as np
 from abysz_lab import analysis
 from abysz_lab import params as prm
 from abysz_lab import playground as pg
-from abysz_lab.errors import AbyszError, InputError, MissingDependencyError
-from abysz_lab.jobs import RunSummary
+from abysz_lab.errors import AbyszError, Cancelled, InputError, MissingDependencyError
+from abysz_lab.frames import list_frames
+from abysz_lab.jobs import CancelToken, RunSummary
 from abysz_lab.ui import TabContext, UISettings, common, compat
-from abysz_lab.ui.dfi_tab import folder_value, resolve_output
 
 OUTPUT_SUFFIX = "_deflicker"
+INPUT_WHAT = "the Playground input frames folder"
 TEMP_FOLDER_PREFIX = "abysz_lab_playground_"
 KEEP_ANIMATIONS = 2  # per session: the one on screen and the one being replaced
 PREVIEW_COUNT_MAX = 24
 
 
 # --- pure helpers ----------------------------------------------------------------------------
-
-
-def whole_number(value: Any, what: str, minimum: int) -> int:
-    """A whole number typed into a box, at least ``minimum``; InputError naming the box otherwise."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        msg = f"{what} must be a whole number, got {value!r}."
-        raise InputError(msg) from exc
-    if not number.is_integer() or number < minimum:
-        msg = f"{what} must be a whole number of at least {minimum}, got {value!r}."
-        raise InputError(msg)
-    return int(number)
 
 
 def preset_info_html(info: pg.PresetInfo) -> str:
@@ -66,20 +53,8 @@ def preset_info_html(info: pg.PresetInfo) -> str:
 
 def figures_html(summary: RunSummary) -> str:
     """The figures of a finished apply as a small HTML table, then its warnings."""
-    rows = [
-        ("Preset and engine", summary.operation),
-        ("Frames written", f"{summary.written} of {summary.total}"),
-        ("Time", f"{summary.seconds:.1f} s"),
-        ("Speed", f"{summary.fps:.1f} frames/s"),
-        ("Output folder", str(summary.output)),
-    ]
-    if summary.resumed_from:
-        rows.append(("Resumed after frame", str(summary.resumed_from)))
-    if summary.skipped_inputs:
-        rows.append(("Non-image entries ignored", str(summary.skipped_inputs)))
-    cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
-    warnings = "".join(common.message(w, "warning") for w in summary.warnings)
-    return common.message("Deflicker finished.", "ok") + f'<table class="abysz-figures">{cells}</table>' + warnings
+    rows = [("Preset and engine", summary.operation), *common.run_rows(summary), ("Output folder", str(summary.output))]
+    return common.figures_html("Deflicker finished.", rows, summary.warnings)
 
 
 def _grey(value: float) -> str:
@@ -268,7 +243,7 @@ class PlaygroundHandlers:
         temp folder and ``allowed_paths``; see compat.ServedFiles.)
         """
         if self._temp_root is None:
-            self._temp_root = Path(tempfile.mkdtemp(prefix=TEMP_FOLDER_PREFIX))
+            self._temp_root = compat.temp_folder(TEMP_FOLDER_PREFIX)
         return self._temp_root
 
     def _session_folder(self, session: str | None) -> Path:
@@ -287,9 +262,9 @@ class PlaygroundHandlers:
         """Run the preset on a few frames: (gallery of before|after stills, animated GIF path, status HTML)."""
         try:
             params = common.params_from_values(pg.PlaygroundParams, values)
-            source = folder_value(values.get("input"), "input frames")
-            start = whole_number(values.get("preview_start", 0), "Preview start frame", 0)
-            count = whole_number(values.get("preview_count", 8), "Preview frame count", 1)
+            source = common.path_box(values.get("input"), INPUT_WHAT)
+            start = common.whole_number(values.get("preview_start", 0), "Playground preview start frame", 0)
+            count = common.whole_number(values.get("preview_count", 8), "Playground preview frame count", 1)
             result = pg.preview(source, params, start=start, count=count, folder=self.preset_folder)
         except AbyszError as exc:
             return gr.update(), gr.update(), common.error_message(exc)
@@ -315,19 +290,25 @@ class PlaygroundHandlers:
     # apply
 
     def apply(self, values: Mapping[str, Any], progress: Callable[..., Any] | None = None) -> tuple[str, Any, Any]:
-        """Deflicker the whole folder, then measure it: (figures and flicker HTML, plot image, output folder)."""
+        """Deflicker the whole folder, then measure it: (figures and flicker HTML, plot image, output folder).
+
+        When the deflicker fails or is cancelled only the status changes; when
+        the measurement after it fails or is cancelled, the finished deflicker
+        is shown with a note.
+        """
         try:
             params = common.params_from_values(pg.PlaygroundParams, values)
-            source = folder_value(values.get("input"), "input frames")
-            output = resolve_output(
-                str(values.get("input") or ""),
+            source = common.path_box(values.get("input"), INPUT_WHAT)
+            output = common.resolve_output(
+                values.get("input"),
                 values.get("output"),
                 self.settings.output_root,
                 suffix=OUTPUT_SUFFIX,
-                what="input frames",
+                what=INPUT_WHAT,
             )
-            original_text = str(values.get("original") or "").strip()
-            original = folder_value(original_text, "original frames") if original_text else None
+            original = common.path_box(values.get("original"), "", optional=True)
+            if original is not None:  # a typo here must not cost a whole run
+                list_frames(original, role="original frames")
             with self.guard.run() as token:
                 summary = pg.apply_preset(
                     source,
@@ -339,24 +320,37 @@ class PlaygroundHandlers:
                     progress=common.progress_callback(progress, what="Deflicker"),
                     cancel=token,
                 )
-                measured = None
+                text, plot = figures_html(summary), None
                 if values.get("measure", True):
-                    measured = analysis.analyze_folders(
-                        original or source,
-                        source,
-                        summary.output,
-                        progress=common.progress_callback(progress, what="Measuring flicker"),
-                        cancel=token,
-                    )
+                    measured, note = self._measure(original, source, summary.output, progress, token)
+                    text += note
+                    if measured is not None:
+                        text += flicker_html(measured, from_original=original is not None)
+                        if original is not None:
+                            plot = common.to_display(analysis.plot_image(measured), max_side=1100)
         except AbyszError as exc:
             return common.error_message(exc), gr.update(), gr.update()
-        text = figures_html(summary)
-        plot = None
-        if measured is not None:
-            text += flicker_html(measured, from_original=original is not None)
-            if original is not None:
-                plot = common.to_display(analysis.plot_image(measured), max_side=1100)
         return text, plot, str(summary.output)
+
+    def _measure(
+        self, original: Path | None, source: Path, output: Path, progress: Callable[..., Any] | None, token: CancelToken
+    ) -> tuple[analysis.AnalysisResult | None, str]:
+        """The flicker measurement after an apply: (result, '') or (None, a note saying why there is none)."""
+        try:
+            measured = analysis.analyze_folders(
+                original or source,
+                source,
+                output,
+                progress=common.progress_callback(progress, what="Measuring flicker"),
+                cancel=token,
+            )
+        except Cancelled:
+            return None, common.message(
+                "Cancelled: no flicker measurement. The deflicker output is complete.", "warning"
+            )
+        except AbyszError as exc:
+            return None, common.message(f"Measuring flicker failed: {exc} The deflicker output is complete.", "error")
+        return measured, ""
 
     def cancel(self) -> str:
         """Ask the running deflicker to stop after its current frame."""
@@ -529,10 +523,6 @@ def build(ctx: TabContext) -> PlaygroundHandlers:
     def on_preview(request: gr.Request, *values: Any) -> tuple[Any, Any, str]:
         return handlers.preview(dict(zip(names, values, strict=True)), getattr(request, "session_hash", None))
 
-    # gradio injects gr.Progress by a positional parameter's default: it has to come before *values.
-    def on_apply(progress=gr.Progress(), *values: Any) -> tuple[str, Any, Any]:  # noqa: B008
-        return handlers.apply(dict(zip(names, values, strict=True)), progress)
-
     def on_save(*values: Any) -> tuple[Any, str]:
         return handlers.save_custom(dict(zip(names, values, strict=True)))
 
@@ -543,8 +533,10 @@ def build(ctx: TabContext) -> PlaygroundHandlers:
         outputs=[preset_info, inputs["strength"], inputs["window"]],
         queue=False,
     )
-    compat.on(preview_button.click, on_preview, inputs=components, outputs=[gallery, animation, status], unlimited=True)
-    compat.on(apply_button.click, on_apply, inputs=components, outputs=[status, plot, last_output], unlimited=True)
+    preview_outputs = [gallery, animation, status]
+    preview_handler = common.at_boundary(on_preview, preview_outputs, status)
+    compat.on(preview_button.click, preview_handler, inputs=components, outputs=preview_outputs, unlimited=True)
+    common.wire_run(apply_button.click, handlers.apply, inputs, [status, plot, last_output])
     compat.on(cancel_button.click, handlers.cancel, inputs=[], outputs=[status], queue=False)
     compat.on(save_button.click, on_save, inputs=components, outputs=[preset, status], queue=False)
     compat.on(reload_button.click, handlers.reload_presets, inputs=[preset], outputs=[preset, status], queue=False)

@@ -10,7 +10,6 @@ from the user's folder.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ import gradio as gr
 
 from abysz_lab.errors import AbyszError, InputError
 from abysz_lab.frames import read_frame
-from abysz_lab.jobs import RunSummary
 from abysz_lab.ui import TabContext, UISettings, common, compat
 from abysz_lab.video import (
     VIDEO_EXTENSIONS,
@@ -42,16 +40,10 @@ COMPARE_ROLES = ("original", "generated", "stabilised")
 # --- pure helpers ----------------------------------------------------------------------------
 
 
-def optional_path(text: str | None) -> Path | None:
-    """A path typed into an optional textbox, or None when it is empty."""
-    text = (text or "").strip().strip('"')
-    return Path(text).expanduser() if text else None
-
-
 def video_input(upload: Any, typed: str | None) -> tuple[Path, bool]:
     """The video to extract: (path, True if it was uploaded). Exactly one of the two must be given."""
     uploaded = None if upload is None else compat.uploaded_path(upload)
-    path = optional_path(typed)
+    path = common.path_box(typed, "", optional=True)
     if uploaded and path is not None:
         msg = "A video was uploaded AND a video path typed: clear one of them, so it is clear which to extract."
         raise InputError(msg)
@@ -65,11 +57,11 @@ def video_input(upload: Any, typed: str | None) -> tuple[Path, bool]:
 
 def extract_output(video: Path, uploaded: bool, typed: str | None, output_root: str = "") -> Path:
     """Where extracted frames go: as typed, else ``<video name>_frames`` under the output root or next to the video."""
-    given = optional_path(typed)
+    given = common.path_box(typed, "", optional=True)
     if given is not None:
         return given
     name = f"{video.stem or 'video'}_frames"
-    root = optional_path(output_root)
+    root = common.path_box(output_root, "", optional=True)
     if root is not None:
         return root / name
     if uploaded:
@@ -83,33 +75,17 @@ def extract_output(video: Path, uploaded: bool, typed: str | None, output_root: 
 
 def beside(folder: Path, suffix: str, typed: str | None) -> Path:
     """The typed output path, else ``<folder name><suffix>`` next to ``folder``."""
-    given = optional_path(typed)
+    given = common.path_box(typed, "", optional=True)
     if given is not None:
         return given
     return folder.parent / f"{folder.name or 'frames'}{suffix}"
-
-
-def figures_html(title: str, rows: list[tuple[str, str]], warnings: list[str]) -> str:
-    """A finished run: an ok line, its figures as a small table, then its warnings."""
-    cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
-    notes = "".join(common.message(w, "warning") for w in warnings)
-    return common.message(title, "ok") + f'<table class="abysz-figures">{cells}</table>' + notes
-
-
-def run_rows(summary: RunSummary, unit: str = "frames") -> list[tuple[str, str]]:
-    """The figures every tool shows: count, time, speed."""
-    return [
-        (f"{unit.capitalize()} written", f"{summary.written} of {summary.total}"),
-        ("Time", f"{summary.seconds:.1f} s"),
-        ("Speed", f"{summary.fps:.1f} frames/s"),
-    ]
 
 
 def compare_inputs(values: Mapping[str, Any]) -> tuple[list[Path], list[str]]:
     """The compare folders that were filled in, with their role names as labels (at least one)."""
     folders, labels = [], []
     for role in COMPARE_ROLES:
-        path = optional_path(values.get(role))
+        path = common.path_box(values.get(role), "", optional=True)
         if path is not None:
             folders.append(path)
             labels.append(role)
@@ -159,21 +135,21 @@ class ToolsHandlers:
         ]
         title = f"Extracted {timing.frame_count} frames from {video.name}."
         first = common.to_display(read_frame(summary.outputs[0])) if summary.outputs else None
-        return figures_html(title, rows, summary.warnings), first, str(summary.output)
+        return common.figures_html(title, rows, summary.warnings), first, str(summary.output)
 
     def assemble(self, values: Mapping[str, Any], progress: Callable[..., Any] | None = None) -> tuple[str, Any, Any]:
         """Encode a frames folder as MP4 or GIF: (status/figures HTML, video player update, GIF image update)."""
         try:
             params = common.params_from_values(AssembleParams, values)
-            frames = common.path_from_box(values.get("frames"), "the Tools frames folder to assemble")
+            frames = common.path_box(values.get("frames"), "the Tools frames folder to assemble")
             output = beside(frames, ".mp4", values.get("output"))
             with self.guards["assemble"].run() as token:
                 summary = assemble_video(
                     frames,
                     output,
                     params,
-                    timing=optional_path(values.get("timing")),
-                    audio_from=optional_path(values.get("audio_from")),
+                    timing=common.path_box(values.get("timing"), "", optional=True),
+                    audio_from=common.path_box(values.get("audio_from"), "", optional=True),
                     overwrite=bool(values.get("overwrite")),
                     progress=common.progress_callback(progress, what="Assemble"),
                     cancel=token,
@@ -181,8 +157,8 @@ class ToolsHandlers:
         except AbyszError as exc:
             return common.error_message(exc), gr.update(), gr.update()
         out = summary.output
-        rows = [*run_rows(summary), ("File", str(out)), ("File size", f"{out.stat().st_size / 1e6:.2f} MB")]
-        status = figures_html(f"{summary.operation} finished.", rows, summary.warnings)
+        rows = [*common.run_rows(summary), ("File", str(out)), ("File size", f"{out.stat().st_size / 1e6:.2f} MB")]
+        status = common.figures_html(f"{summary.operation} finished.", rows, summary.warnings)
         # Show the one player that fits the file: the MP4 in the video player, a GIF as an image.
         if out.suffix.lower() == ".gif":
             gif = self.served.serve(out, "assemble_gif")
@@ -208,16 +184,16 @@ class ToolsHandlers:
                 )
         except AbyszError as exc:
             return common.error_message(exc), gr.update()
-        rows = [*run_rows(summary), ("Panels", " | ".join(labels)), ("File", str(summary.output))]
-        status = figures_html("Comparison video finished.", rows, summary.warnings)
+        rows = [*common.run_rows(summary), ("Panels", " | ".join(labels)), ("File", str(summary.output))]
+        status = common.figures_html("Comparison video finished.", rows, summary.warnings)
         return status, self.served.serve(summary.output, "compare_mp4")
 
     def fuse(self, values: Mapping[str, Any], progress: Callable[..., Any] | None = None) -> tuple[str, Any, Any]:
         """Overlay-blend a style sequence onto frames: (status/figures HTML, first fused frame, output folder)."""
         try:
             params = common.params_from_values(FuseParams, values)
-            frames = common.path_from_box(values.get("frames"), "the Tools fuse frames folder")
-            style = common.path_from_box(values.get("style"), "the Tools style frames folder")
+            frames = common.path_box(values.get("frames"), "the Tools fuse frames folder")
+            style = common.path_box(values.get("style"), "the Tools style frames folder")
             output = beside(frames, "_fused", values.get("output"))
             with self.guards["fuse"].run() as token:
                 summary = fuse_style(
@@ -231,9 +207,9 @@ class ToolsHandlers:
                 )
         except AbyszError as exc:
             return common.error_message(exc), gr.update(), gr.update()
-        rows = [*run_rows(summary), ("Output folder", str(summary.output))]
+        rows = [*common.run_rows(summary), ("Output folder", str(summary.output))]
         first = common.to_display(read_frame(summary.outputs[0])) if summary.written else None
-        return figures_html("Style fuse finished.", rows, summary.warnings), first, str(summary.output)
+        return common.figures_html("Style fuse finished.", rows, summary.warnings), first, str(summary.output)
 
     def cancel(self, tool: str) -> str:
         """Ask the running ``tool`` to stop after its current frame."""
@@ -273,13 +249,7 @@ def _buttons(tool: str, run_text: str) -> tuple[Any, Any]:
 def _wire(
     handler: Callable[..., Any], inputs: dict[str, Any], run: Any, cancel: Any, cancel_fn: Callable, outputs: list
 ) -> None:
-    names = list(inputs)
-
-    # gradio injects gr.Progress by a positional parameter's default: it has to come before *values.
-    def on_run(progress=gr.Progress(), *values: Any) -> Any:  # noqa: B008
-        return handler(dict(zip(names, values, strict=True)), progress)
-
-    compat.on(run.click, on_run, inputs=[inputs[n] for n in names], outputs=outputs, unlimited=True)
+    common.wire_run(run.click, handler, inputs, outputs)
     compat.on(cancel.click, cancel_fn, inputs=[], outputs=[outputs[0]], queue=False)
 
 

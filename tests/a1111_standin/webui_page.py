@@ -2,7 +2,7 @@
 
 It lays out img2img -> Batch -> Upload / From directory (selecting a sub-tab
 sets a hidden mode box, as A1111 1.10 does), the batch directory boxes,
-ControlNet unit 0's batch directory, and the Abysz LAB tab rendered inside a
+ControlNet unit 0's Single Image / Batch tabs and batch directory, and the Abysz LAB tab rendered inside a
 tab like A1111's ``on_ui_tabs`` does. A "Check" button echoes what the Python
 side received, so tests see what a real img2img batch run would get.
 
@@ -39,16 +39,30 @@ def page(source: str, output: str) -> gr.Blocks:
                         batch_out = gr.Textbox(label="Output directory", elem_id="img2img_batch_output_dir")
                 upload_tab.select(lambda: "upload", inputs=None, outputs=mode)
                 dir_tab.select(lambda: "from dir", inputs=None, outputs=mode)
-                controlnet = gr.Textbox(
-                    label="ControlNet Input Directory", elem_id="img2img_controlnet_ControlNet-0_batch_image_dir"
-                )
+                # ControlNet unit 0 (sd-webui-controlnet's controlnet_ui_group.py): its "Batch" tab has no
+                # element id; selecting it sets the unit's input mode, and the directory reaches the unit's
+                # state on blur, not on input.
+                controlnet_mode = gr.State("simple")
+                controlnet_dir = gr.State("")
+                with gr.Tabs():
+                    with gr.Tab("Single Image") as controlnet_single:
+                        gr.Markdown("control image")
+                    with gr.Tab("Batch") as controlnet_batch:
+                        controlnet = gr.Textbox(
+                            label="ControlNet Input Directory",
+                            elem_id="img2img_controlnet_ControlNet-0_batch_image_dir",
+                        )
+                controlnet_single.select(lambda: "simple", inputs=None, outputs=controlnet_mode)
+                controlnet_batch.select(lambda: "batch", inputs=None, outputs=controlnet_mode)
+                controlnet.blur(lambda typed: typed, inputs=controlnet, outputs=controlnet_dir)
                 check = gr.Button("Check", elem_id="standin_check")
                 received = gr.Textbox(label="Received", elem_id="standin_received")
 
                 def echo(*values: str) -> str:
-                    return json.dumps(dict(zip(["mode", "input", "output", "controlnet"], values, strict=True)))
+                    keys = ["mode", "input", "output", "controlnet", "controlnet_mode"]
+                    return json.dumps(dict(zip(keys, values, strict=True)))
 
-                check.click(echo, inputs=[mode, batch_in, batch_out, controlnet], outputs=received)
+                check.click(echo, inputs=[mode, batch_in, batch_out, controlnet_dir, controlnet_mode], outputs=received)
         with gr.Tab("Abysz LAB", elem_id="tab_abysz_lab"):
             abysz.render()
     return demo
