@@ -10,9 +10,9 @@ import ctypes.util, sys
 sys.exit(0 if any(ctypes.util.find_library(n) for n in ("MagickWand-6.Q16", "MagickWand-7.Q16HDRI", "MagickWand-7.Q16", "MagickWand")) else 1)
 PY
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
-ldconfig -p 2>/dev/null | grep -q 'libGL.so.1' || need+=(libgl1)
-ldconfig -p 2>/dev/null | grep -q 'libglib-2.0.so.0' || need+=(libglib2.0-0)
-fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
+ldconfig -p 2>/dev/null | grep 'libGL.so.1' >/dev/null || need+=(libgl1)  # no grep -q: pipefail + SIGPIPE
+ldconfig -p 2>/dev/null | grep 'libglib-2.0.so.0' >/dev/null || need+=(libglib2.0-0)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)  # text in browser screenshots
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
