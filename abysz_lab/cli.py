@@ -93,8 +93,10 @@ def _add_dfi(sub: argparse._SubParsersAction) -> None:
         description="Hold the previous output wherever the original video is still. "
         "Frames are paired by natural order; outputs keep the generated frames' names and formats.",
     )
-    p.add_argument("--source", required=True, help="folder of the ORIGINAL video's frames")
-    p.add_argument("--generated", required=True, help="folder of the img2img output frames")
+    p.add_argument(
+        "--source", required=True, help="folder of the ORIGINAL video's frames, or the video (extracted to OUT_work)"
+    )
+    p.add_argument("--generated", required=True, help="folder of the img2img output frames, or a video of them")
     p.add_argument("--out", required=True, help="output folder (created; must not be an input folder)")
     group = p.add_argument_group("DFI parameters")
     prm.add_arguments(group, DFIParams)
@@ -111,24 +113,39 @@ def _add_dfi(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_run_dfi)
 
 
+def _frames_of(path: str, work: Path, role: str, token: CancelToken) -> str:
+    """A frame folder for a --source/--generated value: the folder itself, or a video's extracted frames."""
+    from abysz_lab.video import VIDEO_EXTENSIONS, prepare_frames
+
+    if Path(path).expanduser().suffix.lower() not in VIDEO_EXTENSIONS:
+        return path  # a folder (or a mistake list_frames explains)
+    with progress_bar(f"Extract {role}") as bar:
+        prepared = prepare_frames(path, work / role, progress=bar, cancel=token)
+    return str(prepared.folder)
+
+
 def _run_dfi(args: argparse.Namespace) -> int:
     from abysz_lab.dfi import DFIParams, run_dfi
 
     params = prm.from_namespace(DFIParams, args)
-    if args.preview_masks:
-        return _write_mask_previews(args, params)
-    with cancel_on_ctrl_c() as token, progress_bar("DFI") as bar:
-        summary = run_dfi(
-            args.source,
-            args.generated,
-            args.out,
-            params,
-            frames_limit=args.frames_limit,
-            overwrite=args.overwrite,
-            resume=not args.no_resume,
-            progress=bar,
-            cancel=token,
-        )
+    work = Path(f"{Path(args.out).expanduser()}_work")  # beside the output, like the tab's work folder
+    with cancel_on_ctrl_c() as token:
+        args.source = _frames_of(args.source, work, "source", token)
+        args.generated = _frames_of(args.generated, work, "generated", token)
+        if args.preview_masks:
+            return _write_mask_previews(args, params)
+        with progress_bar("DFI") as bar:
+            summary = run_dfi(
+                args.source,
+                args.generated,
+                args.out,
+                params,
+                frames_limit=args.frames_limit,
+                overwrite=args.overwrite,
+                resume=not args.no_resume,
+                progress=bar,
+                cancel=token,
+            )
     print_summary(summary)
     return 0
 

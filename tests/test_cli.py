@@ -116,3 +116,33 @@ def test_help_shows_each_parameter_with_its_range(capsys):
     assert "--tolerance" in text
     assert "[0..20, default 5]" in text
     assert "--inter-denoise-every" in text
+
+
+def _tiny_video(path: Path, frames: int = 10) -> Path:
+    """A 64x48 H.264 test-pattern clip made with the ffmpeg that imageio-ffmpeg ships."""
+    ffmpeg = pytest.importorskip("imageio_ffmpeg").get_ffmpeg_exe()
+    args = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"]
+    args += ["-i", f"testsrc2=size=64x48:rate=10:duration={frames / 10}", "-c:v", "libx264", "-pix_fmt", "yuv420p"]
+    subprocess.run([*args, str(path)], check=True, capture_output=True)
+    return path
+
+
+def test_dfi_takes_video_files_and_extracts_them_beside_the_output(tmp_path, capsys):
+    original = _tiny_video(tmp_path / "original clip.mp4")
+    generated = _tiny_video(tmp_path / "img2img.mp4")
+    out = tmp_path / "stable"
+    assert main(["dfi", "--source", str(original), "--generated", str(generated), "--out", str(out)]) == 0
+    assert len(list(out.glob("*.png"))) == 10
+    assert len(list((tmp_path / "stable_work" / "source").glob("*.png"))) == 10
+    assert "wrote 10 of 10 frames" in capsys.readouterr().out
+    # A second run reuses the extraction and finds the DFI run complete.
+    assert main(["dfi", "--source", str(original), "--generated", str(generated), "--out", str(out)]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+
+
+def test_dfi_with_a_broken_video_exits_2(tmp_path, capsys):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video at all")
+    code = main(["dfi", "--source", str(bad), "--generated", str(bad), "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "broken.mp4" in capsys.readouterr().err
