@@ -17,7 +17,7 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +28,6 @@ from abysz_lab import params as prm
 from abysz_lab.errors import InputError
 from abysz_lab.frames import (
     FrameFolder,
-    WriteBehind,
     check_output_folder,
     fit_to_size,
     list_frames,
@@ -45,6 +44,7 @@ from abysz_lab.jobs import (
     frames_fingerprint,
     report,
     resume_point,
+    write_results,
 )
 
 HELD = 255  # mask value of a pixel that carries the previous output unchanged
@@ -395,25 +395,17 @@ def run_dfi(
         src, prev_out = _read_pair(sources[done - 1], out_paths[done - 1], params.map_denoise)
         first_size = (prev_out.shape[1], prev_out.shape[0])
         state = start_state(src, prev_out, step_index=done - 1)
-    checkpoint = Checkpoint(record, total, done)
 
-    cancelled = False
-    try:
-        with (
-            WriteBehind(workers=workers, depth=workers + 2, on_written=checkpoint.on_written) as writer,
-            contextlib.closing(
-                read_ahead(
-                    lambda i: _read_pair(sources[i], generated[i], params.map_denoise),
-                    range(first, total),
-                    workers=workers,
-                    depth=workers + 2,
-                )
-            ) as reader,
-        ):
-            for index, (src, gen) in zip(range(first, total), reader, strict=False):
-                if cancel.cancelled:
-                    cancelled = True
-                    break
+    def outputs() -> Iterator[tuple[int, np.ndarray]]:
+        nonlocal state, first_size
+        pairs_in = read_ahead(
+            lambda i: _read_pair(sources[i], generated[i], params.map_denoise),
+            range(first, total),
+            workers=workers,
+            depth=workers + 2,
+        )
+        with contextlib.closing(pairs_in):
+            for index, (src, gen) in zip(range(first, total), pairs_in, strict=False):
                 if first_size is None:
                     first_size = (gen.shape[1], gen.shape[0])
                 _check_size(gen, first_size, generated[index])
@@ -423,13 +415,10 @@ def run_dfi(
                 else:
                     state, out, _ = dfi_step(state, src, gen, params)
                 if index >= done:
-                    writer.submit(index, out_paths[index], out)
-                    report(progress, index + 1, total, start, generated[index].name)
-    finally:
-        checkpoint.close()
-    written = checkpoint.written
-    if cancelled:
-        cancel.raise_if_cancelled(written, total)
+                    yield index, out
+
+    checkpoint = Checkpoint(record, total, done)
+    written = write_results(outputs(), out_paths, checkpoint, cancel, progress=progress, start=start, workers=workers)
 
     return RunSummary(
         operation="DFI",

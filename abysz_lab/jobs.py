@@ -8,17 +8,18 @@ folder so an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from abysz_lab.errors import Cancelled, InputError
-from abysz_lab.frames import write_bytes_atomic
+from abysz_lab.frames import WriteBehind, write_bytes_atomic
 
 SIDECAR_SUFFIX = ".abysz.json"
 
@@ -203,6 +204,43 @@ class Checkpoint:
     def close(self) -> None:
         """Save the final count, marking the run finished when every frame is written."""
         self.record.save(self.written, finished=self.written == self.total)
+
+
+def write_results(
+    results: Iterator[tuple[int, Any]],
+    out_paths: Sequence[Path],
+    checkpoint: Checkpoint,
+    cancel: CancelToken,
+    *,
+    progress: ProgressCallback | None,
+    start: float,
+    workers: int = 2,
+) -> int:
+    """Write ``(index, image)`` results behind on threads until done or cancelled; return frames written.
+
+    The one loop every folder-writing runner shares: it stops between frames
+    when ``cancel`` is set (then raises Cancelled, after every started write is
+    whole), keeps the resume record in step through ``checkpoint``, and
+    reports progress per frame. ``results`` is closed on the way out, so a
+    read-ahead generator stops reading.
+    """
+    cancelled = False
+    try:
+        with (
+            WriteBehind(workers=workers, depth=workers + 2, on_written=checkpoint.on_written) as writer,
+            contextlib.closing(results),
+        ):
+            for index, image in results:
+                if cancel.cancelled:
+                    cancelled = True
+                    break
+                writer.submit(index, out_paths[index], image)
+                report(progress, index + 1, checkpoint.total, start, out_paths[index].name)
+    finally:
+        checkpoint.close()
+    if cancelled:
+        cancel.raise_if_cancelled(checkpoint.written, checkpoint.total)
+    return checkpoint.written
 
 
 def check_name_collisions(output: Path, names: Sequence[str], record: RunRecord, *, overwrite: bool) -> None:

@@ -45,7 +45,6 @@ import numpy as np
 from abysz_lab import params as prm
 from abysz_lab.errors import InputError, MissingDependencyError
 from abysz_lab.frames import (
-    WriteBehind,
     check_output_folder,
     list_frames,
     read_ahead,
@@ -62,6 +61,7 @@ from abysz_lab.jobs import (
     frames_fingerprint,
     report,
     resume_point,
+    write_results,
 )
 
 ENGINES = ("auto", "wand", "numpy")
@@ -1399,31 +1399,24 @@ def apply_preset(
     report(progress, done, total, start, "Starting")
     cancel = cancel or CancelToken()
     checkpoint = Checkpoint(record, total, done)
+    # Output t depends on inputs t - lookback .. t + lookahead only: restart the stream a little before
+    # the resume point and drop what it recomputes, instead of storing the chain's state.
+    first = max(0, done - chain.lookback)
 
-    cancelled = False
-    try:
-        if done < total:
-            # Output t depends on inputs t - lookback .. t + lookahead only: restart the stream a little
-            # before the resume point and drop what it recomputes, instead of storing the chain's state.
-            first = max(0, done - chain.lookback)
-            reader = _sized_reader(listing.frames, range(first, total), workers=workers)
-            with (
-                WriteBehind(workers=workers, depth=workers + 2, on_written=checkpoint.on_written) as writer,
-                contextlib.closing(run_chain(chain, chosen.engine, reader, only=range(done, total))) as results,
-            ):
-                for index, out in results:
-                    if index < done:
-                        continue
-                    if cancel.cancelled:
-                        cancelled = True
-                        break
-                    writer.submit(index, out_paths[index], out)
-                    report(progress, index + 1, total, start, listing.frames[index].name)
-    finally:
-        checkpoint.close()
-    written = checkpoint.written
-    if cancelled:
-        cancel.raise_if_cancelled(written, total)
+    def results() -> Iterator[tuple[int, Any]]:
+        reader = _sized_reader(listing.frames, range(first, total), workers=workers)
+        with contextlib.closing(run_chain(chain, chosen.engine, reader, only=range(done, total))) as chained:
+            yield from ((index, out) for index, out in chained if index >= done)
+
+    written = write_results(
+        results(),
+        out_paths,
+        checkpoint,
+        cancel,
+        progress=progress,
+        start=start,
+        workers=workers,
+    )
 
     return RunSummary(
         operation=f"Deflicker ({chain.preset.title}, {chosen.engine.name})",

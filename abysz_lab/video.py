@@ -55,6 +55,7 @@ from abysz_lab.jobs import (
     check_name_collisions,
     report,
     resume_point,
+    write_results,
 )
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif")
@@ -1217,23 +1218,20 @@ def fuse_style(
     cancel = cancel or CancelToken()
     checkpoint = Checkpoint(record, total, done)
     report(progress, done, total, start, "Starting")
-    cancelled = False
-    try:
-        with (
-            WriteBehind(workers=workers, depth=workers + 2, on_written=checkpoint.on_written) as writer,
-            contextlib.closing(read_ahead(fused, range(done, total), workers=workers, depth=workers + 2)) as reader,
-        ):
-            for index, image in zip(range(done, total), reader, strict=False):
-                if cancel.cancelled:
-                    cancelled = True
-                    break
-                writer.submit(index, out_paths[index], image)
-                report(progress, index + 1, total, start, out_paths[index].name)
-    finally:
-        checkpoint.close()
-    written = checkpoint.written
-    if cancelled:
-        cancel.raise_if_cancelled(written, total)
+
+    def results() -> Iterator[tuple[int, np.ndarray]]:
+        with contextlib.closing(read_ahead(fused, range(done, total), workers=workers, depth=workers + 2)) as frames:
+            yield from zip(range(done, total), frames, strict=False)
+
+    written = write_results(
+        results(),
+        out_paths,
+        checkpoint,
+        cancel,
+        progress=progress,
+        start=start,
+        workers=workers,
+    )
     return RunSummary(
         operation="Style fuse",
         output=out,
