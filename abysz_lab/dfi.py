@@ -17,7 +17,7 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -289,6 +289,86 @@ def dfi_step(
     return DFIState(source, out, state.step_index + 1), out, StepInfo(mask, pct, dissolve)
 
 
+# --- in memory -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DFIFrame:
+    """One stabilised frame and what DFI did to make it."""
+
+    index: int
+    output: np.ndarray  # 8-bit BGR
+    held: np.ndarray  # 8-bit, opacity of the carried previous output (255 = fully carried)
+    held_pct: float
+
+
+def prepare_source(source: np.ndarray, size: tuple[int, int], map_denoise: int) -> np.ndarray:
+    """Fit a source frame to the generated ``(width, height)`` and apply step 1's denoise."""
+    return denoise_source(fit_to_size(source, size[0], size[1]), map_denoise)
+
+
+def iter_dfi_frames(
+    sources: Iterable[np.ndarray],
+    generated: Iterable[np.ndarray],
+    params: DFIParams | None = None,
+    *,
+    cancel: CancelToken | None = None,
+) -> Iterator[DFIFrame]:
+    """Stabilise in-memory frames, yielding each output with its held mask.
+
+    Frames are 8-bit BGR arrays paired by order; the shorter stream ends the
+    run. Sources are fitted to the generated size as :func:`run_dfi` does.
+    Raises InputError when a generated frame's size differs from the first,
+    and Cancelled (between frames) when ``cancel`` is set.
+    """
+    params = params or DFIParams()
+    state: DFIState | None = None
+    size: tuple[int, int] | None = None
+    for index, (raw_source, gen) in enumerate(zip(sources, generated, strict=False)):
+        if cancel is not None:
+            cancel.raise_if_cancelled(index, index, writes_frames=False)
+        if size is None:
+            size = (gen.shape[1], gen.shape[0])
+        elif (gen.shape[1], gen.shape[0]) != size:
+            msg = (
+                f"Generated frame {index} is {gen.shape[1]}x{gen.shape[0]} but the first one is "
+                f"{size[0]}x{size[1]}: all generated frames must have the same size."
+            )
+            raise InputError(msg)
+        src = prepare_source(raw_source, size, params.map_denoise)
+        if state is None:
+            state = start_state(src, gen)
+            yield DFIFrame(index, gen, np.zeros(gen.shape[:2], np.uint8), 0.0)
+            continue
+        state, out, info = dfi_step(state, src, gen, params)
+        held = info.mask if info.dissolve >= 100.0 else cv2.multiply(info.mask, info.dissolve / 100.0)
+        yield DFIFrame(index, out, held, info.held_pct)
+
+
+def iter_dfi(
+    sources: Iterable[np.ndarray],
+    generated: Iterable[np.ndarray],
+    params: DFIParams | None = None,
+    *,
+    cancel: CancelToken | None = None,
+) -> Iterator[np.ndarray]:
+    """Stabilise in-memory frames: yield one 8-bit BGR output per (source, generated) pair.
+
+    The same computation as :func:`run_dfi`, without folders, so another host
+    (a diffusers script, a node graph) can stabilise frames it already holds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> still = [np.full((8, 8, 3), 100, np.uint8)] * 3
+    >>> noisy = [np.full((8, 8, 3), v, np.uint8) for v in (50, 90, 130)]
+    >>> [int(f[0, 0, 0]) for f in iter_dfi(still, noisy, DFIParams(inter_denoise=0))]
+    [50, 50, 50]
+    """
+    for frame in iter_dfi_frames(sources, generated, params, cancel=cancel):
+        yield frame.output
+
+
 # --- folders ----------------------------------------------------------------------------
 
 
@@ -325,8 +405,7 @@ def pair_frames(source_dir: str | os.PathLike[str], generated_dir: str | os.Path
 def _read_pair(source_path: Path, generated_path: Path, map_denoise: int) -> tuple[np.ndarray, np.ndarray]:
     generated = read_frame(generated_path)
     h, w = generated.shape[:2]
-    source = denoise_source(fit_to_size(read_frame(source_path), w, h), map_denoise)
-    return source, generated
+    return prepare_source(read_frame(source_path), (w, h), map_denoise), generated
 
 
 def _check_size(generated: np.ndarray, expected: tuple[int, int], path: Path) -> None:

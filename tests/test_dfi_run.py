@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import noisy_copies, read_back, static_scene, tree_digest, write_frames
 
-from abysz_lab.dfi import DFIParams, preview_masks, run_dfi
+from abysz_lab.dfi import DFIParams, iter_dfi, iter_dfi_frames, preview_masks, run_dfi
 from abysz_lab.errors import Cancelled, CorruptFrameError, InputError
 from abysz_lab.jobs import CancelToken
 
@@ -306,3 +306,36 @@ def test_preview_masks_reject_out_of_range_frames(still_clip):
     source, generated = still_clip
     with pytest.raises(InputError, match="between 1 and 7"):
         preview_masks(source, generated, indices=[0, 8])
+
+
+def test_iter_dfi_on_arrays_equals_run_dfi_on_the_same_frames_as_png(tmp_path):
+    rng = np.random.default_rng(3)
+    sources = [static_scene(seed=1) for _ in range(6)]
+    sources[3] = sources[3].copy()
+    sources[3][10:30, 10:30] = 255 - sources[3][10:30, 10:30]  # something moves on frame 3
+    generated = [rng.integers(0, 256, sources[0].shape, dtype=np.uint8) for _ in range(6)]
+    write_frames(tmp_path / "src", sources)
+    write_frames(tmp_path / "gen", generated)
+    summary = run_dfi(tmp_path / "src", tmp_path / "gen", tmp_path / "out", DFIParams())
+    in_memory = list(iter_dfi(sources, generated, DFIParams()))
+    assert len(in_memory) == 6
+    for path, frame in zip(summary.outputs, in_memory, strict=True):
+        assert np.array_equal(read_back(path), frame), path.name
+    # and it did stabilise: the held frames are not the raw generated ones
+    assert not np.array_equal(in_memory[2], generated[2])
+
+
+def test_iter_dfi_frames_reports_what_was_held(tmp_path):
+    still = [static_scene(seed=2)] * 4
+    noisy = noisy_copies(still[0], 4, seed=5)
+    frames = list(iter_dfi_frames(still, noisy, DFIParams(inter_denoise=0)))
+    assert frames[0].held_pct == 0.0 and not frames[0].held.any()
+    assert frames[1].held_pct == 100.0 and (frames[1].held == 255).all()
+    assert np.array_equal(frames[3].output, noisy[0])  # a still source carries frame 0 forward
+
+
+def test_iter_dfi_refuses_a_generated_frame_of_another_size():
+    a = np.zeros((16, 16, 3), np.uint8)
+    b = np.zeros((16, 20, 3), np.uint8)
+    with pytest.raises(InputError, match="same size"):
+        list(iter_dfi([a, a], [a, b]))
