@@ -456,9 +456,16 @@ class AnalysisResult:
             row("fidelity PSNR dB (vs generated)", math.nan, s.psnr_db, ".2f")
             row("fidelity SSIM (vs generated)", math.nan, s.ssim, ".4f")
             row("ghosting % of moving pixels", math.nan, s.ghosting_pct, ".2f")
-        gen_l, out_l = np.nanmean(self.curves["luma_generated"]), np.nanmean(self.curves["luma_output"])
-        row("mean luminance", float(gen_l), float(out_l) if s.has_output else math.nan, ".1f")
+        # Without an output its luma curve is all NaN, and np.nanmean would warn "Mean of empty slice".
+        gen_l, out_l = _finite_mean(self.curves["luma_generated"]), _finite_mean(self.curves["luma_output"])
+        row("mean luminance", gen_l, out_l if s.has_output else math.nan, ".1f")
         return "\n".join(lines)
+
+
+def _finite_mean(values: np.ndarray) -> float:
+    """Mean of the finite values (NaN when there are none), without numpy's empty-slice warning."""
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else math.nan
 
 
 def _more_flicker(new: float, kept: float) -> bool:
@@ -728,6 +735,13 @@ def analyze_folders(
     start = time.perf_counter()
     clip = _pair_clip(source_dir, generated_dir, output_dir, frames_limit)
     total = len(clip.generated)
+    if total < 2:
+        limit = " (raise the frames limit)" if 0 < frames_limit < 2 else ""
+        msg = (
+            f"Analysis needs at least 2 frames: flicker is measured between consecutive frames, and only {total} "
+            f"can be paired{limit}."
+        )
+        raise InputError(msg)
     if heatmap_frame is not None and not 1 <= heatmap_frame < max(2, total):
         msg = f"Heat map frame {heatmap_frame} is out of range: choose a frame between 1 and {total - 1}."
         raise InputError(msg)

@@ -1,7 +1,8 @@
 """The command line: ``python -m abysz_lab <command> ...``.
 
 A thin layer: it parses flags (generated from the parameter dataclasses), shows
-a tqdm progress bar, and maps exceptions to one-line messages and exit codes:
+a tqdm progress bar (on a terminal; one plain line per phase in a log), and maps
+exceptions to one-line messages and exit codes:
 0 ok, 2 bad input, 3 missing dependency, 130 cancelled.
 """
 
@@ -45,10 +46,21 @@ def cancel_on_ctrl_c() -> Iterator[CancelToken]:
 
 @contextmanager
 def progress_bar(desc: str) -> Iterator[Callable[[Progress], None]]:
-    """A tqdm bar driven by Progress reports."""
+    """A tqdm bar driven by Progress reports on a terminal; one plain line per phase otherwise."""
     from tqdm import tqdm
 
     bar = None
+    # A redirected log would get every redraw of the bar (one per frame): there, say only what starts.
+    if not _is_terminal(sys.stderr):
+
+        def announce(p: Progress) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = False
+                print(f"{desc}: {p.total} frames..." if p.total else f"{desc}...", file=sys.stderr, flush=True)
+
+        yield announce
+        return
 
     def update(p: Progress) -> None:
         nonlocal bar
@@ -64,6 +76,24 @@ def progress_bar(desc: str) -> Iterator[Callable[[Progress], None]]:
     finally:
         if bar is not None:
             bar.close()
+
+
+def _is_terminal(stream) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def non_negative(text: str) -> int:
+    """An argparse type: a whole number >= 0 (0 usually means "all")."""
+    try:
+        value = int(text)
+    except ValueError:
+        msg = f"expected a whole number, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if value < 0:
+        msg = f"must be 0 (all) or more, got {value}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def print_summary(summary: RunSummary) -> None:
@@ -97,17 +127,22 @@ def _add_dfi(sub: argparse._SubParsersAction) -> None:
         "--source", required=True, help="folder of the ORIGINAL video's frames, or the video (extracted to OUT_work)"
     )
     p.add_argument("--generated", required=True, help="folder of the img2img output frames, or a video of them")
-    p.add_argument("--out", required=True, help="output folder (created; must not be an input folder)")
+    p.add_argument(
+        "--out", help="output folder (created; must not be an input folder); not needed with --preview-masks"
+    )
     group = p.add_argument_group("DFI parameters")
     prm.add_arguments(group, DFIParams)
-    p.add_argument("--frames-limit", type=int, default=0, help="stop after this many frames (0 = all)")
+    p.add_argument("--frames-limit", type=non_negative, default=0, help="stop after this many frames (0 = all)")
     p.add_argument(
         "--preview-masks",
         metavar="DIR",
         help="write mask previews (mask and mask-over-source) for a few frames to DIR and exit",
     )
     p.add_argument(
-        "--preview-frames", default="", help="comma-separated frame numbers for --preview-masks (default: spread)"
+        "--preview-frames",
+        default="",
+        help="comma-separated frame numbers for --preview-masks, counted from 1 like extracted frames "
+        "(frame_00001 is 1; default: spread over the clip)",
     )
     add_folder_output_flags(p)
     p.set_defaults(handler=_run_dfi)
@@ -126,9 +161,13 @@ def _frames_of(path: str, work: Path, role: str, token: CancelToken) -> str:
 
 def _run_dfi(args: argparse.Namespace) -> int:
     from abysz_lab.dfi import DFIParams, run_dfi
+    from abysz_lab.errors import InputError
 
     params = prm.from_namespace(DFIParams, args)
-    work = Path(f"{Path(args.out).expanduser()}_work")  # beside the output, like the tab's work folder
+    if not args.out and not args.preview_masks:
+        msg = "dfi needs --out DIR for the stabilised frames (or only --preview-masks DIR to look at masks)."
+        raise InputError(msg)
+    work = Path(f"{Path(args.out or args.preview_masks).expanduser()}_work")  # beside the output, like the tab's
     with cancel_on_ctrl_c() as token:
         args.source = _frames_of(args.source, work, "source", token)
         args.generated = _frames_of(args.generated, work, "generated", token)
@@ -156,16 +195,17 @@ def _write_mask_previews(args: argparse.Namespace, params) -> int:
     from abysz_lab.frames import check_output_folder, write_frame
 
     try:
-        indices = [int(x) for x in args.preview_frames.split(",") if x.strip()]
+        numbers = [int(x) for x in args.preview_frames.split(",") if x.strip()]
     except ValueError as exc:
         msg = f"--preview-frames must be comma-separated frame numbers, got {args.preview_frames!r}."
         raise InputError(msg) from exc
     folder = check_output_folder(args.preview_masks, args.source, args.generated)
+    indices = [n - 1 for n in numbers]  # users count frames from 1, as the extracted files are numbered
     for item in preview_masks(args.source, args.generated, params, indices=indices or None):
         stem = Path(item.name).stem
-        write_frame(folder / f"mask_{item.index:04d}_{stem}.png", item.mask)
-        write_frame(folder / f"overlay_{item.index:04d}_{stem}.png", item.overlay)
-        print(f"frame {item.index} ({item.name}): {item.held_pct:.1f}% held")
+        write_frame(folder / f"mask_{item.number:04d}_{stem}.png", item.mask)
+        write_frame(folder / f"overlay_{item.number:04d}_{stem}.png", item.overlay)
+        print(f"frame {item.number} ({item.name}): {item.held_pct:.1f}% held")
     print(f"Mask previews written to {folder} (white = held from the previous output).")
     return 0
 
@@ -186,17 +226,43 @@ def _add_deflicker(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--in", dest="input", help="folder of frames to deflicker")
     p.add_argument("--out", help="output folder (created; must not be the input folder)")
     group = p.add_argument_group("preset parameters")
-    prm.add_arguments(group, PlaygroundParams)
+    prm.add_arguments(group, PlaygroundParams, defaults=_preset_defaults())
     p.add_argument("--presets-dir", help="folder of your saved presets (default: ~/.config/abysz_lab/presets)")
     add_folder_output_flags(p)
     p.set_defaults(handler=_run_deflicker)
+
+
+def _by_value(values: dict[str, float]) -> str:
+    """``1; 0.5 for blend, overlay``: the most common value, then the presets that differ."""
+    common = max(set(values.values()), key=list(values.values()).count)
+    groups: dict[float, list[str]] = {}
+    for name, value in values.items():
+        if value != common:
+            groups.setdefault(value, []).append(name)
+    rest = "; ".join(f"{prm.format_value(v)} for {', '.join(names)}" for v, names in groups.items())
+    return f"{prm.format_value(common)}; {rest}" if rest else prm.format_value(common)
+
+
+def _preset_defaults() -> dict[str, str]:
+    """What --help says instead of one default where the preset decides (from the built-in presets)."""
+    from abysz_lab.playground import BUILTIN_PRESETS
+
+    strength = {p.name: p.default_strength for p in BUILTIN_PRESETS if p.uses_strength}
+    window = {p.name: p.default_window for p in BUILTIN_PRESETS if p.uses_window}
+    return {
+        "preset": f"required; built-in: {', '.join(p.name for p in BUILTIN_PRESETS)}, or one you saved",
+        "strength": f"default: the preset's own, {_by_value(strength)}",
+        "window": f"default: the preset's own, {_by_value(window)}",
+    }
 
 
 def _run_deflicker(args: argparse.Namespace) -> int:
     from abysz_lab.errors import InputError
     from abysz_lab.playground import (
         PlaygroundParams,
+        all_presets,
         apply_preset,
+        find_preset,
         list_presets,
         load_custom_presets,
         params_for_preset,
@@ -219,7 +285,16 @@ def _run_deflicker(args: argparse.Namespace) -> int:
         msg = "deflicker needs --in DIR and --out DIR (or --list-presets)."
         raise InputError(msg)
     given = {s.name: getattr(args, s.name) for s in prm.specs(PlaygroundParams)}
-    params = params_for_preset(given.pop("preset") or PlaygroundParams().preset, folder=args.presets_dir, **given)
+    if not given["preset"]:  # no silent default: the presets do very different things
+        names = ", ".join(p.name for p in all_presets(args.presets_dir))
+        msg = f"deflicker needs --preset NAME, one of: {names} (--list-presets says what each does)."
+        raise InputError(msg)
+    preset = find_preset(given["preset"], args.presets_dir)
+    for name, used in (("strength", preset.uses_strength), ("window", preset.uses_window)):
+        if given[name] is not None and not used:
+            print(f"note: the {preset.name} preset has no {name} control; --{name} is ignored.", file=sys.stderr)
+            given[name] = None
+    params = params_for_preset(given.pop("preset"), folder=args.presets_dir, **given)
     with cancel_on_ctrl_c() as token, progress_bar("Deflicker") as bar:
         summary = apply_preset(
             args.input,
@@ -335,7 +410,7 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("folders", nargs="+", help="1-4 frame folders, e.g. ORIGINAL GENERATED STABILISED")
     p.add_argument("--out", required=True, help="output .mp4 file")
-    p.add_argument("--labels", default="", help="comma-separated captions (default: original,generated,stabilised)")
+    p.add_argument("--labels", default="", help="comma-separated captions, one per folder (default: the folder names)")
     prm.add_arguments(p.add_argument_group("compare options"), CompareParams)
     p.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     p.set_defaults(handler=_run_compare)
@@ -413,7 +488,7 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--heatmap-frame", type=int, help="frame number for the heat map (default: the one with the most flicker)"
     )
-    p.add_argument("--frames-limit", type=int, default=0, help="analyse only this many frames (0 = all)")
+    p.add_argument("--frames-limit", type=non_negative, default=0, help="analyse only this many frames (0 = all)")
     prm.add_arguments(p.add_argument_group("analysis parameters"), AnalysisParams)
     p.set_defaults(handler=_run_analyze)
 

@@ -68,8 +68,10 @@ class DFIParams:
     expand: int = prm.param(
         0,
         label="DFI expand (deghost)",
-        help="Grow the moving areas by this many pixels (0 = off) so edges of moving objects refresh "
-        "from the generated frame: less ghosting without lowering the tolerance.",
+        # A kernel size, as the original's: saved values keep their meaning and classic output stays identical.
+        help="Size N of the square that grows the moving areas (0 or 1 = off): they grow by (N-1)/2 pixels on "
+        "each side, so 3 grows them by 1 px and 9 by 4 px (an even N grows one pixel more down and right). Edges "
+        "of moving objects then refresh from the generated frame: less ghosting without lowering the tolerance.",
         minimum=0,
         maximum=50,
         step=1,
@@ -527,6 +529,11 @@ class MaskPreview:
     overlay: np.ndarray  # BGR source with held areas tinted
     held_pct: float
 
+    @property
+    def number(self) -> int:
+        """The frame number a user sees: counted from 1, as extracted frames are (frame_00001 is 1)."""
+        return self.index + 1
+
 
 def default_preview_indices(count: int, frames: int) -> list[int]:
     """``count`` frame indices (each >= 1) spread evenly over a clip of ``frames`` frames."""
@@ -554,9 +561,9 @@ def preview_masks(
 ) -> list[MaskPreview]:
     """Compute the final DFI mask (steps 1-6) for chosen frames, without writing anything.
 
-    ``indices`` are 0-based frame numbers t >= 1 (the mask compares t - 1 and t);
+    ``indices`` are 0-based positions t >= 1 (the mask compares t - 1 and t);
     by default ``count`` frames spread over the clip. Out-of-range indices raise
-    InputError.
+    InputError, whose message counts frames from 1 as users do (index + 1).
     """
     params = params or DFIParams()
     pairs = pair_frames(source_dir, generated_dir)
@@ -564,9 +571,12 @@ def preview_masks(
         msg = "Mask previews need at least two frames in both folders."
         raise InputError(msg)
     chosen = list(indices) if indices else default_preview_indices(count, pairs.count)
-    bad = [i for i in chosen if not 1 <= i < pairs.count]
+    bad = [i + 1 for i in chosen if not 1 <= i < pairs.count]
     if bad:
-        msg = f"Preview frame(s) {bad} out of range: choose frames between 1 and {pairs.count - 1}."
+        msg = (
+            f"Preview frame(s) {', '.join(map(str, bad))} out of range: choose frames 2 to {pairs.count} "
+            "(counted from 1; frame 1 has no previous frame to compare with)."
+        )
         raise InputError(msg)
     previews = []
     for i in chosen:

@@ -57,20 +57,20 @@ class ParamSpec:
             elif self.kind is int:
                 as_float = float(value)
                 if not as_float.is_integer():
-                    msg = f"{self.label} ({self.name}) must be a whole number, got {value!r}."
+                    msg = f"{self.label} ({self.name}) must be a whole number, got {_fmt(value)}."
                     raise InputError(msg)
                 converted = int(as_float)
             elif self.kind is float:
                 converted = float(value)
                 if not math.isfinite(converted):
-                    msg = f"{self.label} ({self.name}) must be a finite number, got {value!r}."
+                    msg = f"{self.label} ({self.name}) must be a finite number, got {_fmt(value)}."
                     raise InputError(msg)
             else:
                 converted = str(value)
         except (TypeError, ValueError) as exc:
             if isinstance(exc, InputError):
                 raise
-            msg = f"{self.label} ({self.name}) must be a {self.kind.__name__}, got {value!r}."
+            msg = f"{self.label} ({self.name}) must be a {self.kind.__name__}, got {_fmt(value)}."
             raise InputError(msg) from exc
         in_range = (
             self.minimum is None
@@ -85,7 +85,7 @@ class ParamSpec:
             )
             raise InputError(msg)
         if self.odd and converted % 2 == 0:
-            msg = f"{self.label} ({self.name}) must be an odd number (it is a kernel size), got {converted}."
+            msg = f"{self.label} ({self.name}) must be an odd number (it is a kernel size), got {_fmt(converted)}."
             raise InputError(msg)
         if self.choices is not None and converted not in self.choices:
             msg = f"{self.label} ({self.name}) must be one of {', '.join(self.choices)}; got {converted!r}."
@@ -157,12 +157,27 @@ def as_dict(obj: Any) -> dict[str, Any]:
     return {s.name: getattr(obj, s.name) for s in specs(obj)}
 
 
-def add_arguments(parser: argparse.ArgumentParser | Any, cls: type) -> None:
-    """Add one ``--flag`` per field of ``cls`` to an argparse parser (or group)."""
+def add_arguments(
+    parser: argparse.ArgumentParser | Any, cls: type, *, defaults: Mapping[str, str] | None = None
+) -> None:
+    """Add one ``--flag`` per field of ``cls`` to an argparse parser (or group).
+
+    The help ends with the range, the choices and the default; ``defaults`` maps a
+    field name to the words shown instead of its declared default (for a default
+    that depends on another flag, e.g. a deflicker preset's own strength).
+    """
+    defaults = defaults or {}
     for spec in specs(cls):
-        rng = ""
+        value = spec.default if isinstance(spec.default, str) else _fmt(spec.default)
+        shown = defaults.get(spec.name, f"default {value}")
+        bits = []
         if spec.minimum is not None:
-            rng = f" [{_fmt(spec.minimum)}..{_fmt(spec.maximum)}, default {_fmt(spec.default)}]"
+            bits.append(f"{_fmt(spec.minimum)}..{_fmt(spec.maximum)}")
+        if spec.kind is bool:
+            shown = defaults.get(spec.name, f"default {spec.flag if spec.default else '--no-' + spec.flag[2:]}")
+        if bits or spec.choices or spec.kind is bool or spec.name in defaults:
+            bits.append(shown)
+        rng = f" [{', '.join(bits)}]" if bits else ""
         text = f"{spec.help}{rng}".replace("%", "%%")  # argparse formats help with %
         if spec.kind is bool:
             parser.add_argument(
@@ -173,7 +188,8 @@ def add_arguments(parser: argparse.ArgumentParser | Any, cls: type) -> None:
                 spec.flag,
                 dest=spec.name,
                 default=None,
-                metavar=spec.name.upper(),
+                # argparse shows choices only without a metavar: {png,jpg,webp} in the usage line.
+                metavar=None if spec.choices else spec.name.upper(),
                 choices=spec.choices,
                 help=text,
             )
@@ -203,7 +219,16 @@ def _parse_bool(value: Any) -> bool:
     raise ValueError(msg)
 
 
-def _fmt(x: Any) -> str:
-    if isinstance(x, float) and x.is_integer():
-        return str(int(x))
-    return str(x)
+def format_value(x: Any) -> str:
+    """A number as a person reads it in a message: 5 not 5.0, 1e+308 not 309 digits; long text shortened."""
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, int):
+        return str(x) if abs(x) < 10**15 else f"{x:.6g}" if abs(x) < 10**300 else f"about 1e+{len(str(abs(x))) - 1}"
+    if isinstance(x, float):
+        return f"{x:.15g}" if abs(x) < 1e15 else f"{x:.6g}"
+    text = repr(x) if isinstance(x, str) else str(x)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+_fmt = format_value  # the short name used throughout this module

@@ -250,6 +250,7 @@ class _FFmpeg:
         self.stdin_pipe = stdin
         self.stdout_pipe = stdout
         self.tail: deque[str] = deque(maxlen=keep)
+        self.lines = 0  # every line ffmpeg wrote to stderr; at -loglevel error each one is an error
         self.proc: subprocess.Popen | None = None
         self._drain: threading.Thread | None = None
 
@@ -270,6 +271,7 @@ class _FFmpeg:
             line = raw.decode("utf-8", "replace").rstrip()
             if line:
                 self.tail.append(line)
+                self.lines += 1
 
     def finish(self) -> int:
         """Close stdin (if piped), wait for ffmpeg and its stderr; return the exit status."""
@@ -748,6 +750,12 @@ def iter_video_frames(
             f"{info.path.name} ended after {count} of the {expected} frames its length announces: the file may be "
             f"truncated ({ff.errors()})."
         )
+    elif ff.lines:
+        # ffmpeg conceals a damaged stretch and exits 0; the fps filter then repeats frames over the gap.
+        warnings.append(
+            f"ffmpeg met {ff.lines} decoding error(s) in {info.path.name}: the file is damaged, so some of the "
+            f"{count} frames may be garbled or repeated ({ff.errors()}). Re-export or re-download it."
+        )
 
 
 def _extract_identity(video: Path, params: ExtractParams) -> dict:
@@ -1036,7 +1044,16 @@ def assemble_video(
 
 # --- compare ----------------------------------------------------------------------------------------
 
-DEFAULT_LABELS = {1: ("video",), 2: ("generated", "stabilised"), 3: ("original", "generated", "stabilised")}
+
+def default_labels(inputs: Sequence[str | os.PathLike[str]]) -> tuple[str, ...]:
+    """Captions for compared folders: their names, with as many parent folders as it takes to tell them apart."""
+    parts = [Path(p).expanduser().absolute().parts for p in inputs]
+    depth = 1
+    while True:
+        labels = tuple("/".join(p[-depth:]) for p in parts)
+        if len(set(labels)) == len(labels) or depth >= max(len(p) for p in parts):
+            return labels
+        depth += 1
 
 
 def _label_bar(width: int, height: int, text: str) -> np.ndarray:
@@ -1089,7 +1106,7 @@ def compare_videos(
 
     Frames are paired by natural order (the shortest folder sets the length) and
     fitted to the size of the LAST folder's first frame. ``side_by_side`` takes
-    1-4 folders; ``split`` takes exactly 2. Labels default to the usual roles.
+    1-4 folders; ``split`` takes exactly 2. Labels default to the folder names.
     """
     params = params or CompareParams()
     start = time.perf_counter()
@@ -1100,7 +1117,7 @@ def compare_videos(
     if not 1 <= count <= 4:
         msg = f"Compare takes 1 to 4 frame folders side by side; {count} were given."
         raise InputError(msg)
-    labels = tuple(labels) if labels else DEFAULT_LABELS.get(count, tuple(Path(p).name for p in inputs))
+    labels = tuple(labels) if labels else default_labels(inputs)
     if len(labels) != count:
         msg = f"Give one label per input: {count} inputs but {len(labels)} labels."
         raise InputError(msg)

@@ -70,9 +70,10 @@ def test_preview_masks_writes_images_and_processes_nothing(still_clip, tmp_path,
     )
     assert code == 0
     names = sorted(p.name for p in (tmp_path / "masks").iterdir())
-    assert names == ["mask_0002_frame_002.png", "mask_0005_frame_005.png"] + [
-        "overlay_0002_frame_002.png",
-        "overlay_0005_frame_005.png",
+    # Frame numbers count from 1: frame 2 is the second file, frame_001.png here.
+    assert names == ["mask_0002_frame_001.png", "mask_0005_frame_004.png"] + [
+        "overlay_0002_frame_001.png",
+        "overlay_0005_frame_004.png",
     ]
     assert not (tmp_path / "o").exists()
     assert "held" in capsys.readouterr().out
@@ -146,3 +147,207 @@ def test_dfi_with_a_broken_video_exits_2(tmp_path, capsys):
     code = main(["dfi", "--source", str(bad), "--generated", str(bad), "--out", str(tmp_path / "o")])
     assert code == 2
     assert "broken.mp4" in capsys.readouterr().err
+
+
+# --- rough edges a new user tripped on (issue 12) ------------------------------------------------
+
+
+def _numbered_clip(tmp_path: Path, count: int = 6) -> tuple[Path, Path]:
+    """Frames named as extraction names them, counted from 1: frame_00001.png ..."""
+    scene = static_scene()
+    source, generated = tmp_path / "source", tmp_path / "generated"
+    write_frames(source, [scene] * count, pattern="frame_{:05d}.png")
+    write_frames(generated, noisy_copies(scene, count), pattern="frame_{:05d}.png")
+    for folder in (source, generated):  # rename 0-based names to 1-based ones, last first
+        for path in sorted(folder.iterdir(), reverse=True):
+            path.rename(folder / f"frame_{int(path.stem[6:]) + 1:05d}.png")
+    return source, generated
+
+
+def test_preview_masks_need_no_out_folder(still_clip, tmp_path, capsys):
+    source, generated = still_clip
+    code = main(["dfi", "--source", str(source), "--generated", str(generated), "--preview-masks", str(tmp_path / "m")])
+    assert code == 0, capsys.readouterr().err
+    assert len(list((tmp_path / "m").glob("mask_*.png"))) == 4
+
+
+def test_dfi_without_out_or_preview_asks_for_out(still_clip, capsys):
+    source, generated = still_clip
+    assert main(["dfi", "--source", str(source), "--generated", str(generated)]) == 2
+    assert "dfi needs --out DIR" in capsys.readouterr().err
+
+
+def test_preview_frame_numbers_match_the_extracted_file_names(tmp_path, capsys):
+    source, generated = _numbered_clip(tmp_path)
+    args = ["dfi", "--source", str(source), "--generated", str(generated), "--preview-masks", str(tmp_path / "m")]
+    assert main([*args, "--preview-frames", "2,6"]) == 0
+    out = capsys.readouterr().out
+    # Counting from 0 would print "frame 1 (frame_00002.png)".
+    assert "frame 2 (frame_00002.png)" in out
+    assert "frame 6 (frame_00006.png)" in out
+    assert sorted(p.name for p in (tmp_path / "m").glob("mask_*")) == [
+        "mask_0002_frame_00002.png",
+        "mask_0006_frame_00006.png",
+    ]
+    assert main([*args, "--preview-frames", "1"]) == 2
+    assert "choose frames 2 to 6" in capsys.readouterr().err
+
+
+def _subcommands():
+    import argparse
+
+    from abysz_lab.cli import build_parser
+
+    action = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices
+
+
+def test_help_of_every_command_lists_the_choices_of_every_option(capsys):
+    checked = []
+    for name, parser in _subcommands().items():
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        text = capsys.readouterr().out
+        for action in parser._actions:
+            if action.choices:
+                checked.append(action.option_strings[0])
+                assert "{" + ",".join(action.choices) + "}" in text, (name, action.option_strings)
+    # --image-format, --engine, --layout, assemble's --preset and fuse's --lengths at least
+    assert {"--image-format", "--engine", "--layout", "--preset", "--lengths"} <= set(checked)
+
+
+def test_deflicker_help_gives_each_presets_own_default_strength(capsys):
+    from abysz_lab.playground import BUILTIN_PRESETS
+
+    with pytest.raises(SystemExit):
+        main(["deflicker", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    options = text[text.index("preset parameters:") :]
+    strength = options[options.index("--strength STRENGTH") : options.index("--window WINDOW")]
+    assert "default 1]" not in strength  # blend and overlay default to 0.5
+    for preset in BUILTIN_PRESETS:
+        if preset.default_strength != 1.0:
+            assert f"{preset.default_strength:g} for" in strength
+            assert preset.name in strength.replace("- ", "-"), preset.name
+
+
+def test_deflicker_without_a_preset_names_the_presets(still_clip, tmp_path, capsys):
+    source, _ = still_clip
+    assert main(["deflicker", "--in", str(source), "--out", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err
+    assert "needs --preset NAME" in err
+    assert "brightness-lock" in err
+    assert "blend" in err
+    assert not (tmp_path / "d").exists()
+
+
+def test_window_is_ignored_with_a_note_by_a_preset_without_one(still_clip, tmp_path, capsys):
+    source, _ = still_clip
+    base = ["deflicker", "--in", str(source), "--preset", "blend", "--engine", "numpy"]
+    assert main([*base, "--out", str(tmp_path / "a"), "--window", "4"]) == 0
+    assert "--window is ignored" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "b")]) == 0
+    for frame in sorted((tmp_path / "b").glob("*.png")):
+        assert np.array_equal(read_back(frame), read_back(tmp_path / "a" / frame.name))
+
+
+def test_an_even_window_is_still_refused_by_a_windowed_preset(still_clip, tmp_path, capsys):
+    source, _ = still_clip
+    args = ["deflicker", "--in", str(source), "--out", str(tmp_path / "a"), "--preset", "temporal-median"]
+    assert main([*args, "--window", "4"]) == 2
+    assert "odd" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["dfi", "analyze"])
+def test_negative_frames_limit_is_refused(still_clip, tmp_path, capsys, command):
+    source, generated = still_clip
+    args = [command, "--source", str(source), "--generated", str(generated), "--frames-limit", "-3"]
+    args += ["--out", str(tmp_path / "o")] if command == "dfi" else ["--report", str(tmp_path / "r")]
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    assert "--frames-limit: must be 0 (all) or more, got -3" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_out_of_range_huge_number_is_shown_readably(still_clip, tmp_path, capsys):
+    source, generated = still_clip
+    args = ["dfi", "--source", str(source), "--generated", str(generated), "--out", str(tmp_path / "o")]
+    assert main([*args, "--refresh-strength", "1e308"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("must be between 0 and 100, got 1e+308.")
+    assert len(err) < 150
+
+
+@pytest.mark.filterwarnings("error")  # numpy's "Mean of empty slice" RuntimeWarning fails the test
+def test_analyze_without_output_prints_no_numpy_warning(still_clip, tmp_path, capsys):
+    source, generated = still_clip
+    assert main(["analyze", "--source", str(source), "--generated", str(generated), "--report", str(tmp_path)]) == 0
+    assert "mean luminance" in capsys.readouterr().out
+
+
+@pytest.mark.filterwarnings("error")
+def test_analyze_on_one_frame_says_it_needs_two(still_clip, tmp_path, capsys):
+    source, generated = still_clip
+    args = ["analyze", "--source", str(source), "--generated", str(generated), "--report", str(tmp_path / "r")]
+    assert main([*args, "--frames-limit", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "needs at least 2 frames" in err
+    assert "frames limit" in err
+    assert not (tmp_path / "r").exists()
+
+
+def _dfi_command(source: Path, generated: Path, out: Path) -> list[str]:
+    cmd = [sys.executable, "-m", "abysz_lab", "dfi", "--source", str(source), "--generated", str(generated)]
+    return [*cmd, "--out", str(out)]
+
+
+def test_progress_in_a_log_is_one_plain_line_per_phase(still_clip, tmp_path):
+    source, generated = still_clip
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    log = tmp_path / "log.txt"
+    with log.open("w") as stream:
+        done = subprocess.run(_dfi_command(source, generated, tmp_path / "o"), env=env, stderr=stream, check=False)
+    assert done.returncode == 0
+    text = log.read_text()
+    assert "\r" not in text  # no bar redraws
+    assert text.splitlines() == ["DFI: 8 frames..."]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_progress_on_a_terminal_is_a_bar(still_clip, tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+    import threading
+
+    source, generated = still_clip
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal 100 columns wide
+    chunks: list[bytes] = []
+
+    def drain() -> None:  # read while the command runs, so a full terminal buffer cannot block it
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO once the command has closed its end
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        cmd = _dfi_command(source, generated, tmp_path / "o")
+        done = subprocess.run(cmd, env=env, stderr=follower, stdout=subprocess.DEVNULL, check=False)
+    finally:
+        os.close(follower)
+        reader.join(timeout=10)
+        os.close(leader)
+    assert done.returncode == 0
+    text = b"".join(chunks).decode("utf-8", "replace")
+    assert "8/8" in text
+    assert "\r" in text  # tqdm redraws in place

@@ -304,8 +304,8 @@ def test_preview_masks_show_held_and_moving_areas(tmp_path):
 
 def test_preview_masks_reject_out_of_range_frames(still_clip):
     source, generated = still_clip
-    with pytest.raises(InputError, match="between 1 and 7"):
-        preview_masks(source, generated, indices=[0, 8])
+    with pytest.raises(InputError, match=r"frame\(s\) 1, 9 out of range: choose frames 2 to 8"):
+        preview_masks(source, generated, indices=[0, 8])  # 0-based indices; the message counts from 1
 
 
 def test_iter_dfi_on_arrays_equals_run_dfi_on_the_same_frames_as_png(tmp_path):

@@ -1,7 +1,7 @@
 """Video in, video out: real ffmpeg (the imageio-ffmpeg binary) on clips the tests make themselves.
 
 Clips are tiny (64x48, 1-2 s) and generated with ffmpeg's lavfi sources; the
-results are probed with PyAV, an independent reader.
+results are probed with PyAV, an independent reader (tests that need it skip without it).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import pytest
@@ -78,9 +77,14 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
+def pyav():
+    """PyAV, the independent reader; a test that needs it is skipped where it is not installed."""
+    return pytest.importorskip("av")
+
+
 def stream_info(path: Path) -> dict:
     """Probe a media file with PyAV: codecs, pix_fmt, size, decoded frame count, audio presence."""
-    with av.open(str(path)) as container:
+    with pyav().open(str(path)) as container:
         video = container.streams.video[0]
         info = {
             "codec": video.codec_context.name,
@@ -329,6 +333,23 @@ def test_partly_truncated_video_gives_its_frames_and_a_warning(tmp_path):
     assert any("truncated" in w for w in summary.warnings)
 
 
+def test_video_with_garbage_in_the_middle_extracts_with_a_clear_warning(tmp_path, capsys):
+    whole = make_clip(tmp_path / "whole.mp4", seconds=2.0)
+    data = bytearray(whole.read_bytes())
+    rng = np.random.default_rng(1)
+    middle = slice(len(data) * 2 // 5, len(data) * 3 // 5)
+    data[middle] = rng.integers(0, 256, middle.stop - middle.start, dtype=np.uint8).tobytes()
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    # ffmpeg conceals the damage, exits 0 and the frame count is complete: only its error lines tell.
+    assert cli.main(["extract", str(damaged), "--out", str(tmp_path / "frames")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: ffmpeg met" in err
+    assert "damaged.mp4: the file is damaged" in err
+    assert cli.main(["extract", str(whole), "--out", str(tmp_path / "clean")]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_zero_frame_video_is_reported(tmp_path):
     zero = make_clip(tmp_path / "zero.mp4", seconds=1.0, extra=("-frames:v", "0"))
     with pytest.raises(InputError, match="no video frames"):
@@ -533,7 +554,7 @@ def test_compare_shows_each_input_in_its_panel(tmp_path):
         for i in range(3):
             write_frame(tmp_path / name / f"{i}.png", np.full((H, W, 3), value, np.uint8))
     compare_videos([tmp_path / "dark", tmp_path / "light"], tmp_path / "c.mp4", labels=["a", "b"])
-    with av.open(str(tmp_path / "c.mp4")) as container:
+    with pyav().open(str(tmp_path / "c.mp4")) as container:
         frame = next(container.decode(video=0)).to_ndarray(format="bgr24")
     body = frame[-H // 2 :]
     assert body[:, : W - 4].mean() == pytest.approx(30, abs=4)
@@ -651,6 +672,6 @@ def test_frames_in_assembled_video_match_frame_order(tmp_path):
     for i in range(1, 12):
         write_frame(folder / f"f_{i}.png", np.full((H, W, 3), i * 20, np.uint8))
     assemble_video(folder, tmp_path / "ramp.mp4", AssembleParams(fps=10))
-    with av.open(str(tmp_path / "ramp.mp4")) as container:
+    with pyav().open(str(tmp_path / "ramp.mp4")) as container:
         means = [cv2.mean(f.to_ndarray(format="bgr24"))[0] for f in container.decode(video=0)]
     assert means == sorted(means)

@@ -240,17 +240,18 @@ class DFIHandlers:
                 folders["source"],
                 folders["generated"],
                 params,
-                indices=indices or None,
+                indices=[n - 1 for n in indices] or None,  # typed numbers count from 1, like frame_00001
                 count=self.settings.preview_frames,
             )
         except AbyszError as exc:
             return gr.update(), common.error_message(exc)
         gallery = []
         for item in items:
-            gallery.append((common.to_display(item.mask), f"Mask, frame {item.index}: {item.held_pct:.1f}% held"))
-            gallery.append((common.to_display(item.overlay), f"Held areas over the source, frame {item.index}"))
+            caption = f"frame {item.number} ({item.name})"
+            gallery.append((common.to_display(item.mask), f"Mask, {caption}: {item.held_pct:.1f}% held"))
+            gallery.append((common.to_display(item.overlay), f"Held areas over the source, {caption}"))
         text = (
-            f"Masks for frames {', '.join(str(i.index) for i in items)}. White (and blue over the source) "
+            f"Masks for frames {', '.join(str(i.number) for i in items)}. White (and blue over the source) "
             "is held from the previous output; black is refreshed from the generated frame."
         )
         return gallery, common.message(text)
@@ -340,6 +341,7 @@ class DFIHandlers:
         video.compare_videos(
             [folders["source"], folders["generated"], output],
             target,
+            labels=["original", "generated", "stabilised"],  # the roles, whatever the folders are called
             overwrite=replace,
             progress=progress,
             cancel=token,
