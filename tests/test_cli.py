@@ -351,3 +351,29 @@ def test_progress_on_a_terminal_is_a_bar(still_clip, tmp_path):
     text = b"".join(chunks).decode("utf-8", "replace")
     assert "8/8" in text
     assert "\r" in text  # tqdm redraws in place
+
+
+def test_compare_captions_two_folders_with_their_own_names(tmp_path):
+    from abysz_lab.video import _label_bar, iter_video_frames, label_height
+
+    for name in ("before", "after"):
+        write_frames(tmp_path / name, [static_scene()] * 3)
+    out = tmp_path / "c.mp4"
+    args = ["compare", str(tmp_path / "before"), str(tmp_path / "after"), "--out", str(out), "--quality", "0"]
+    assert main(args) == 0
+    first = next(iter(iter_video_frames(out)))
+    bar_h, width = label_height(48), 64
+    shown = first[:bar_h, :width].astype(np.float32)
+
+    def distance(text: str) -> float:
+        return float(np.abs(shown - _label_bar(width, bar_h, text)).mean())
+
+    # Before the fix two folders were always captioned "generated | stabilised".
+    assert distance("before") < distance("generated") / 2
+
+
+def test_compare_labels_tell_same_named_folders_apart(tmp_path):
+    from abysz_lab.video import default_labels
+
+    assert default_labels([tmp_path / "a" / "frames", tmp_path / "b" / "frames"]) == ("a/frames", "b/frames")
+    assert default_labels([tmp_path / "source", tmp_path / "out"]) == ("source", "out")

@@ -53,3 +53,39 @@ def test_cli_flags_are_generated_and_unset_flags_keep_defaults():
 def test_as_dict_round_trips():
     params = DFIParams(tolerance=7, expand=3)
     assert prm.from_mapping(DFIParams, prm.as_dict(params)) == params
+
+
+def test_expand_help_states_the_growth_expand_really_gives():
+    import re
+
+    import numpy as np
+
+    from abysz_lab.dfi import expand_moving
+
+    help_text = next(s.help for s in prm.specs(DFIParams) if s.name == "expand")
+    claims = {int(n): int(px) for n, px in re.findall(r"(\d+) (?:grows them )?by (\d+) px", help_text)}
+    assert claims == {3: 1, 9: 4}  # the help gives examples; "grow by this many pixels" would claim 3 -> 3
+    for size, pixels in claims.items():
+        mask = np.full((21, 21), 255, np.uint8)
+        mask[10, 10] = 0  # one moving pixel
+        rows = np.flatnonzero((expand_moving(mask, size) == 0).any(axis=1))
+        assert (10 - rows.min(), rows.max() - 10) == (pixels, pixels)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(5.0, "5"), (0.5, "0.5"), (1e308, "1e+308"), (-3, "-3"), (10**400, "about 1e+400"), (0.1 + 0.2, "0.3")],
+)
+def test_numbers_in_messages_are_readable(value, shown):
+    assert prm.format_value(value) == shown
+
+
+def test_help_lists_choices_and_the_default_even_with_a_custom_default_text():
+    from abysz_lab.video import ExtractParams
+
+    parser = argparse.ArgumentParser()
+    prm.add_arguments(parser, ExtractParams, defaults={"fps": "default: the video's own"})
+    text = " ".join(parser.format_help().split())
+    assert "--image-format {png,jpg,webp}" in text
+    assert "[default png]" in text
+    assert "[0..240, default: the video's own]" in text
