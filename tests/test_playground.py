@@ -552,7 +552,8 @@ def test_cli_without_folders_exits_2(capsys):
 
 def test_cli_wand_engine_without_magickwand_exits_3(no_magickwand, tmp_path, capsys):
     write_clip(tmp_path / "in", flicker_clip(2))
-    code = main(["deflicker", "--engine", "wand", "--in", str(tmp_path / "in"), "--out", str(tmp_path / "o")])
+    args = ["deflicker", "--preset", "brightness-lock", "--engine", "wand"]
+    code = main([*args, "--in", str(tmp_path / "in"), "--out", str(tmp_path / "o")])
     assert code == 3
     assert "ImageMagick" in capsys.readouterr().err
 
