@@ -46,6 +46,15 @@ def test_preview_masks_hold_the_still_background(handlers, clip):
     assert "% held" in gallery[0][1]
 
 
+def test_preview_captions_count_frames_from_1_and_name_the_file(handlers, clip):
+    gallery, status = handlers.preview(dfi_values(clip.source, clip.generated, preview_frames="5"))
+    fifth = sorted(p.name for p in clip.generated.glob("*.png"))[4]
+    # Counting from 0 would caption the fifth file "frame 4", or show the sixth file as "frame 5".
+    assert f"frame 5 ({fifth})" in gallery[0][1]
+    assert f"frame 5 ({fifth})" in gallery[1][1]
+    assert "Masks for frames 5." in status
+
+
 def test_preview_writes_nothing(handlers, clip, tmp_path):
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     handlers.preview(dfi_values(clip.source, clip.generated))
