@@ -234,6 +234,8 @@ def _add_deflicker(sub: argparse._SubParsersAction) -> None:
 
 def _by_value(values: dict[str, float]) -> str:
     """``1; 0.5 for blend, overlay``: the most common value, then the presets that differ."""
+    if not values:
+        return "none of the built-in presets uses it"
     common = max(set(values.values()), key=list(values.values()).count)
     groups: dict[float, list[str]] = {}
     for name, value in values.items():
