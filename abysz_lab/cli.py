@@ -156,6 +156,8 @@ def _frames_of(path: str, work: Path, role: str, token: CancelToken) -> str:
         return path  # a folder (or a mistake list_frames explains)
     with progress_bar(f"Extract {role}") as bar:
         prepared = prepare_frames(path, work / role, progress=bar, cancel=token)
+    for warning in prepared.summary.warnings if prepared.summary else ():  # e.g. a damaged video
+        print(f"warning: {role} video: {warning}", file=sys.stderr)
     return str(prepared.folder)
 
 

@@ -141,6 +141,19 @@ def test_dfi_takes_video_files_and_extracts_them_beside_the_output(tmp_path, cap
     assert "nothing to do" in capsys.readouterr().out
 
 
+def test_dfi_warns_about_a_damaged_video_input(tmp_path, capsys):
+    whole = _tiny_video(tmp_path / "whole.mp4", frames=20)
+    data = bytearray(whole.read_bytes())
+    middle = slice(len(data) * 2 // 5, len(data) * 3 // 5)
+    data[middle] = np.random.default_rng(1).integers(0, 256, middle.stop - middle.start, dtype=np.uint8).tobytes()
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    assert main(["dfi", "--source", str(whole), "--generated", str(damaged), "--out", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: generated video: ffmpeg met" in err
+    assert "source video" not in err
+
+
 def test_dfi_with_a_broken_video_exits_2(tmp_path, capsys):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"not a video at all")
