@@ -53,6 +53,7 @@ def pack(monkeypatch, tmp_path):
     from loader import load_custom_node
 
     monkeypatch.setattr(folder_paths, "output_directory", str(tmp_path / "comfy_output"))
+    monkeypatch.setattr(folder_paths, "input_directory", str(tmp_path / "comfy_input"))
     module = load_custom_node(str(REPO))
     yield module
     sys.modules.pop(str(REPO).replace(".", "_x_"), None)
@@ -445,3 +446,25 @@ def test_save_frames_round_trips_exactly_and_never_replaces_files_unasked(pack, 
     assert saved[0].read_bytes() == before
     node.save(as_image_batch(sources[::-1]), str(folder), "f_", "png", True)
     assert np.array_equal(read_back(saved[0]), sources[2])
+
+
+def test_load_frames_finds_a_relative_folder_in_comfyuis_input_folder(pack, tmp_path):
+    write_frames(tmp_path / "comfy_input" / "clip", [np.full((4, 4, 3), 7, np.uint8)] * 2)
+    batch, count, _ = pack.NODE_CLASS_MAPPINGS["AbyszLoadFrames"]().load("clip", 0, 0)
+    assert count == 2
+    assert round(float(batch[1, 0, 0, 0]) * 255) == 7
+
+
+@pytest.mark.parametrize("variant", ["float16", "rgba"])
+def test_dfi_node_takes_half_precision_and_rgba_batches_like_float32_rgb(pack, variant):
+    sources, generated = moving_clip(5)
+    original, gen = as_image_batch(sources), as_image_batch(generated)
+    node = pack.NODE_CLASS_MAPPINGS["AbyszDFI"]()
+    expected, _ = node.stabilise(original, gen, **dfi_values())
+    if variant == "float16":
+        original, gen = original.half(), gen.half()  # k / 255 survives float16 within half a grey level
+    else:
+        alpha = torch.ones((*gen.shape[:3], 1))
+        original, gen = torch.cat([original, alpha], dim=3), torch.cat([gen, alpha], dim=3)
+    got, _ = node.stabilise(original, gen, **dfi_values())
+    assert torch.equal(got, expected)

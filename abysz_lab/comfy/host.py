@@ -53,11 +53,24 @@ class NodeRun:
             yield item
 
 
+def _directory(getter_name: str) -> Path | None:
+    folder_paths = _comfy("folder_paths")
+    getter = getattr(folder_paths, getter_name, None)
+    return Path(getter()) if getter is not None else None
+
+
 def output_directory() -> Path | None:
     """ComfyUI's output folder (``--output-directory`` honoured), or None outside ComfyUI."""
-    folder_paths = _comfy("folder_paths")
-    getter = getattr(folder_paths, "get_output_directory", None)
-    return Path(getter()) if getter is not None else None
+    return _directory("get_output_directory")
+
+
+def resolve_input(folder: str) -> Path:
+    """A relative frames folder is looked up in ComfyUI's input folder first, then in the working folder."""
+    path = Path(folder.strip()).expanduser()
+    base = _directory("get_input_directory")
+    if folder.strip() and not path.is_absolute() and base is not None and (base / path).is_dir():
+        return base / path
+    return path
 
 
 def resolve_output(folder: str) -> Path:

@@ -20,7 +20,7 @@ import numpy as np
 from abysz_lab import params as prm
 from abysz_lab.analysis import AnalysisParams, analyze_frames, plot_image
 from abysz_lab.comfy import tensors
-from abysz_lab.comfy.host import NodeRun, log, resolve_output
+from abysz_lab.comfy.host import NodeRun, log, resolve_input, resolve_output
 from abysz_lab.comfy.widgets import values_for, widgets
 from abysz_lab.dfi import (
     DFIParams,
@@ -365,7 +365,8 @@ class AbyszLoadFrames:
                     {
                         "default": "",
                         "multiline": False,
-                        "tooltip": f"Folder of the frames ({', '.join(e.lstrip('.') for e in IMAGE_EXTENSIONS)}).",
+                        "tooltip": f"Folder of the frames ({', '.join(e.lstrip('.') for e in IMAGE_EXTENSIONS)}); "
+                        "a relative folder is looked up in ComfyUI's input folder first.",
                     },
                 ),
                 "start": (
@@ -395,13 +396,13 @@ class AbyszLoadFrames:
     def IS_CHANGED(cls, folder: str, start: int, limit: int) -> str:  # noqa: N802 - ComfyUI's name
         """Re-run when files in the folder are added, replaced or removed."""
         try:
-            return frames_fingerprint(list(list_frames(folder).frames))
+            return frames_fingerprint(list(list_frames(resolve_input(folder)).frames))
         except InputError as exc:
             return str(exc)  # load() raises the same message when it runs
 
     def load(self, folder: str, start: int, limit: int) -> tuple[Any, int, str]:
         """Read the chosen frames into a preallocated IMAGE batch."""
-        listing = list_frames(folder, role="frames")
+        listing = list_frames(resolve_input(folder), role="frames")
         if listing.skipped_summary:
             log.info("Abysz load frames: %s", listing.skipped_summary)
         if not 0 <= start < len(listing):
