@@ -53,6 +53,15 @@ def test_the_example_workflow_for_the_browser_matches_the_nodes_widgets():
         assert {source, target} <= node_ids
 
 
+def test_the_example_workflow_files_are_what_the_nodes_declare_now():
+    from abysz_lab.comfy.workflow import API_FILE, UI_FILE, as_json, example_workflows
+
+    ui, api = example_workflows()
+    stale = "is stale: regenerate it with `python -m abysz_lab.comfy.workflow docs`"
+    assert (DOCS / UI_FILE).read_text() == as_json(ui), f"{UI_FILE} {stale}"
+    assert (DOCS / API_FILE).read_text() == as_json(api), f"{API_FILE} {stale}"
+
+
 def test_the_example_workflow_for_the_http_api_matches_the_browser_one():
     api = json.loads((DOCS / "comfyui-workflow-api.json").read_text())
     ui = {str(node["id"]): node for node in json.loads((DOCS / "comfyui-workflow.json").read_text())["nodes"]}
