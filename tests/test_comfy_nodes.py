@@ -299,6 +299,17 @@ def test_dfi_node_held_mask_is_one_where_the_original_is_still_and_zero_on_the_f
     assert float(held.min()) >= 0.0 and float(held.max()) <= 1.0
 
 
+def test_dfi_node_runs_under_inference_mode_as_comfyui_executes_nodes(pack):
+    sources, generated = moving_clip(4)
+    node = pack.NODE_CLASS_MAPPINGS["AbyszDFI"]()
+    expected, _ = node.stabilise(as_image_batch(sources), as_image_batch(generated), **dfi_values())
+    with torch.inference_mode():  # ComfyUI's executor wraps every prompt in it
+        original, gen = as_image_batch(sources).clone(), as_image_batch(generated).clone()
+        got, _ = node.stabilise(original, gen, **dfi_values())
+    assert got.is_inference()
+    assert torch.equal(got, expected)
+
+
 def test_dfi_node_uses_the_first_min_n_m_pairs_and_warns_in_the_log(pack, caplog):
     sources, generated = moving_clip()
     node = pack.NODE_CLASS_MAPPINGS["AbyszDFI"]()
