@@ -479,3 +479,34 @@ def test_dfi_node_takes_half_precision_and_rgba_batches_like_float32_rgb(pack, v
         original, gen = torch.cat([original, alpha], dim=3), torch.cat([gen, alpha], dim=3)
     got, _ = node.stabilise(original, gen, **dfi_values())
     assert torch.equal(got, expected)
+
+
+def _interrupt_at(progress_log, frame: int):
+    import comfy.model_management as mm
+    import comfy.utils
+
+    def hook(value, total, preview, node_id=None):
+        progress_log.append((value, total))
+        if value == frame:
+            mm.interrupt_current_processing(True)
+
+    comfy.utils.PROGRESS_BAR_HOOK = hook
+    return mm.InterruptProcessingException
+
+
+def test_interrupt_stops_the_deflicker_node_too(pack, progress_log):
+    _, generated = moving_clip(12)
+    interrupted = _interrupt_at(progress_log, 2)
+    with pytest.raises(interrupted):
+        pack.NODE_CLASS_MAPPINGS["AbyszDeflickerPreset"]().deflicker(
+            as_image_batch(generated), "temporal-median", True, strength=1.0, window=15, engine="numpy"
+        )
+    assert progress_log[-1][0] < 12
+
+
+def test_interrupt_stops_loading_frames_between_files(pack, progress_log, tmp_path):
+    write_frames(tmp_path / "f", [np.full((8, 8, 3), v, np.uint8) for v in range(10)])
+    interrupted = _interrupt_at(progress_log, 3)
+    with pytest.raises(interrupted):
+        pack.NODE_CLASS_MAPPINGS["AbyszLoadFrames"]().load(str(tmp_path / "f"), 0, 0)
+    assert progress_log[-1][0] < 10
