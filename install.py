@@ -1,25 +1,61 @@
-"""A1111/Forge run this on every start (and after "Install from URL"): install what is missing.
+"""Install what is missing: run by A1111/Forge on every start and by ComfyUI-Manager after an install.
 
-It installs only packages that are not there at all and never touches what the
-WebUI owns (opencv, numpy, gradio, Pillow): upgrading those from an extension
-breaks other extensions. If ImageMagick (the native library Wand needs) cannot
-be loaded, it prints how to install it. It never makes the WebUI's start fail.
+The list of packages is ``requirements.txt`` next to this file (the one list;
+ComfyUI-Manager pip-installs it too). Only packages that are missing or older
+than required are installed, and what the host owns (OpenCV, numpy, gradio,
+Pillow) is never upgraded: that breaks other extensions.
+
+- Under A1111/Forge (``import launch`` works) it uses the WebUI's ``run_pip``.
+- Elsewhere (ComfyUI-Manager, or ``python install.py`` by hand) it runs this
+  Python's pip. There it also makes sure some OpenCV is present: any of
+  opencv-python, -headless or -contrib is accepted as it is, and only when
+  none is installed does it add opencv-python-headless (no GUI libraries;
+  the variant ComfyUI packs usually use).
+
+If ImageMagick (the native library Wand needs) cannot be loaded, it prints how
+to install it. It never makes the host's start fail.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
+import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
-# (module to import, pip requirement). Add new pure-Python dependencies here.
-REQUIREMENTS: list[tuple[str, str]] = [
-    ("wand", "Wand>=0.7"),  # evaluate_images (temporal presets) arrived in 0.7
-    ("tqdm", "tqdm>=4.60"),
-    ("imageio_ffmpeg", "imageio-ffmpeg>=0.5"),  # ships its own ffmpeg binary: nothing needed on PATH
-    ("matplotlib", "matplotlib>=3.5"),
-]
+REQUIREMENTS_FILE = Path(__file__).resolve().parent / "requirements.txt"
 
-# Never installed or upgraded from here, even if missing: the WebUI pins them.
+# Never installed or upgraded by the WebUI path, even if missing: the WebUI pins them.
 HOST_OWNED = ("cv2", "numpy", "gradio", "PIL")
+
+# Any one of these provides cv2; installing a second one over it breaks cv2 (they share its files).
+OPENCV_DISTRIBUTIONS = (
+    "opencv-python",
+    "opencv-python-headless",
+    "opencv-contrib-python",
+    "opencv-contrib-python-headless",
+)
+OPENCV_WHEN_NONE = "opencv-python-headless>=4.5"
+
+
+def read_requirements(path: Path = REQUIREMENTS_FILE) -> list[tuple[str, str]]:
+    """``(module to import, pip requirement)`` for each line of requirements.txt (comments skipped)."""
+    pairs = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        requirement = line.split("#", 1)[0].strip()
+        if not requirement:
+            continue
+        name = requirement
+        for separator in ("[", ";", "<", ">", "=", "!", "~", " "):
+            name = name.split(separator, 1)[0]
+        # Each of our distributions imports under its own name, lowercased with - as _ (Wand -> wand).
+        pairs.append((name.lower().replace("-", "_"), requirement))
+    return pairs
+
+
+REQUIREMENTS: list[tuple[str, str]] = read_requirements()
 
 IMAGEMAGICK_HELP = """\
 Abysz LAB: the ImageMagick library could not be loaded ({error}).
@@ -43,8 +79,6 @@ def outdated_requirements(version_of=None) -> list[str]:
 
     Only our own packages are checked: the WebUI's pinned ones are never upgraded from here.
     """
-    import importlib.metadata
-
     version_of = version_of or importlib.metadata.version
     outdated = []
     for _module, requirement in REQUIREMENTS:
@@ -91,19 +125,78 @@ def imagemagick_problem() -> str:
     return ""
 
 
+def module_importable(module: str) -> bool:
+    """True when ``module`` can be imported in this Python (without importing it)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def installed_opencv(version_of: Callable[[str], str] | None = None) -> list[str]:
+    """The OpenCV distributions installed (any variant counts)."""
+    version_of = version_of or importlib.metadata.version
+    found = []
+    for name in OPENCV_DISTRIBUTIONS:
+        try:
+            version_of(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        found.append(name)
+    return found
+
+
+def opencv_requirement(is_importable=module_importable, version_of=None) -> str | None:
+    """What to install for OpenCV: None when cv2 imports or a variant is installed, else the headless wheel."""
+    if is_importable("cv2"):
+        return None
+    variants = installed_opencv(version_of)
+    if variants:
+        # Installed but not importable: usually two variants were installed and one was removed.
+        print(
+            f"Abysz LAB: {', '.join(variants)} is installed but cv2 cannot be imported. Repair it with: "
+            f'"{sys.executable}" -m pip install --force-reinstall {variants[0]}',
+            file=sys.stderr,
+        )
+        return None
+    return OPENCV_WHEN_NONE
+
+
+def pip_install(arguments: list[str]) -> bool:
+    """Run this Python's pip with ``arguments`` (a list: nothing goes through a shell); True on success."""
+    try:
+        result = subprocess.run([sys.executable, "-m", "pip", *arguments], check=False)
+    except OSError as exc:
+        print(f"Abysz LAB: could not run pip: {exc}", file=sys.stderr)
+        return False
+    return result.returncode == 0
+
+
+def install_with_pip(
+    pip: Callable[[list[str]], bool] = pip_install, is_importable=module_importable, version_of=None
+) -> None:
+    """Install missing or too old requirements, and an OpenCV when there is none, with this Python's pip."""
+    wanted = [["install", "-U", r] for r in outdated_requirements(version_of)]
+    wanted += [["install", r] for r in missing_requirements(is_importable)]
+    opencv = opencv_requirement(is_importable, version_of)
+    if opencv is not None:
+        wanted.append(["install", opencv])
+    for arguments in wanted:
+        print(f"Abysz LAB: pip {' '.join(arguments)}")
+        if not pip(arguments):
+            print(f"Abysz LAB: could not install {arguments[-1]}; the nodes that need it will say so.", file=sys.stderr)
+
+
 def main() -> int:
-    """Install what is missing and check ImageMagick; always return 0 so the WebUI starts."""
+    """Install what is missing and check ImageMagick; always return 0 so the host starts."""
     try:
         import launch
     except ImportError:
         launch = None
-    if launch is None:
-        print(
-            "Abysz LAB install.py: not run by the WebUI; install with: pip install "
-            + " ".join(r for _, r in REQUIREMENTS)
-        )
+    if launch is not None:
+        install_missing(launch)  # A1111 / Forge
     else:
-        install_missing(launch)
+        install_with_pip()  # ComfyUI-Manager, or run by hand
     problem = imagemagick_problem()
     if problem:
         print(IMAGEMAGICK_HELP.format(error=problem))

@@ -13,6 +13,12 @@ for env in a1111 forge; do
   ".venv-$env/bin/python" -c 'import gradio, numpy, cv2; print(f"gradio {gradio.__version__}, numpy {numpy.__version__}, OpenCV {cv2.__version__}")'
   ".venv-$env/bin/python" -m pytest "$@" || status=$?
 done
+# ComfyUI nodes: real torch (CPU) tensors against tests/comfy_standin. Only the comfy tests run here;
+# in the environments above they skip (no torch).
+bash dev/venv.sh comfy
+echo "=== ComfyUI node tests in the comfy environment ==="
+.venv-comfy/bin/python -c 'import torch, numpy, cv2; print(f"torch {torch.__version__}, numpy {numpy.__version__}, OpenCV {cv2.__version__}")'
+.venv-comfy/bin/python -m pytest tests/test_comfy*.py "$@" || status=$?
 echo "=== lint ==="
 .venv-forge/bin/ruff check . && .venv-forge/bin/ruff format --check . || status=1
 exit $status

@@ -77,7 +77,8 @@ def test_only_missing_requirements_are_installed_never_host_owned_ones():
     assert not {m for m, _ in install.REQUIREMENTS} & set(install.HOST_OWNED)
 
 
-def test_install_py_covers_every_runtime_dependency_the_webui_does_not_own():
+def test_requirements_txt_is_pyprojects_dependency_list_without_the_host_owned_ones():
+    """One list: install.py and ComfyUI-Manager read requirements.txt; pip installs of the package read pyproject."""
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
     sys.path.insert(0, str(REPO))
@@ -86,10 +87,14 @@ def test_install_py_covers_every_runtime_dependency_the_webui_does_not_own():
     finally:
         sys.path.remove(str(REPO))
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-    host_owned = {"numpy", "opencv-python"}
-    wanted = {d.split(">")[0].split("=")[0].strip().lower() for d in declared} - host_owned
-    installed = {req.split(">")[0].split("=")[0].strip().lower() for _, req in install.REQUIREMENTS}
-    assert wanted == installed
+    host_owned = {"numpy", "opencv-python"}  # every host has them; requirements.txt explains why they are absent
+    lines = [
+        line.strip()
+        for line in (REPO / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert sorted(lines) == sorted(d for d in declared if d.split(">")[0].split("=")[0].strip() not in host_owned)
+    assert [req for _, req in install.REQUIREMENTS] == lines
 
 
 def test_a_failed_pip_install_is_reported_and_does_not_stop_the_start(capsys):

@@ -1,0 +1,1 @@
+"""Stand-in for the ``comfy`` package of ComfyUI (see README.md)."""
