@@ -28,24 +28,12 @@ from abysz_lab import params as prm
 from abysz_lab.errors import InputError
 from abysz_lab.frames import (
     FrameFolder,
-    check_output_folder,
     fit_to_size,
     list_frames,
     read_ahead,
     read_frame,
 )
-from abysz_lab.jobs import (
-    CancelToken,
-    Checkpoint,
-    ProgressCallback,
-    RunRecord,
-    RunSummary,
-    check_name_collisions,
-    frames_fingerprint,
-    report,
-    resume_point,
-    write_results,
-)
+from abysz_lab.jobs import CancelToken, FrameRun, ProgressCallback, RunSummary, run_frames
 
 HELD = 255  # mask value of a pixel that carries the previous output unchanged
 LOSSLESS_SUFFIXES = (".png", ".bmp", ".tif", ".tiff")
@@ -441,42 +429,29 @@ def run_dfi(
     params = params or DFIParams()
     start = time.perf_counter()
     pairs = pair_frames(source_dir, generated_dir)
-    output = check_output_folder(output_dir, pairs.source.folder, pairs.generated.folder)
     total = pairs.count if frames_limit <= 0 else min(pairs.count, frames_limit)
     sources = pairs.source.frames[:total]
     generated = pairs.generated.frames[:total]
-    out_paths = [output / p.name for p in generated]
-    warnings = list(pairs.warnings)
-
     identity = {
         "params": prm.as_dict(params),
         "source": os.path.realpath(pairs.source.folder),
         "generated": os.path.realpath(pairs.generated.folder),
         "source_frames": len(pairs.source),
         "generated_frames": len(pairs.generated),
-        # Replacing input frames (a new img2img pass into the same folder) must not count as "already done".
-        "inputs": frames_fingerprint(pairs.source.frames[: pairs.count] + pairs.generated.frames[: pairs.count]),
     }
-    record = RunRecord(output, "dfi", identity)
-    check_name_collisions(output, [p.name for p in out_paths], record, overwrite=overwrite)
-    done = resume_point(record, out_paths, resume=resume, warnings=warnings)
-    resumed_from = done
 
-    report(progress, done, total, start, "Starting")
-    cancel = cancel or CancelToken()
-    state: DFIState | None = None
-    first_size: tuple[int, int] | None = None
-    # The recursion carries the previous OUTPUT. A lossless file on disk is that output exactly; a JPEG or
-    # WebP one is not, so then the earlier frames are recomputed in memory (read, not written again).
-    lossless = all(p.suffix.lower() in LOSSLESS_SUFFIXES for p in out_paths[:done])
-    first = done if lossless else 0
-    if done and lossless:
-        src, prev_out = _read_pair(sources[done - 1], out_paths[done - 1], params.map_denoise)
-        first_size = (prev_out.shape[1], prev_out.shape[0])
-        state = start_state(src, prev_out, step_index=done - 1)
-
-    def outputs() -> Iterator[tuple[int, np.ndarray]]:
-        nonlocal state, first_size
+    def outputs(run: FrameRun) -> Iterator[tuple[int, np.ndarray]]:
+        done, out_paths = run.done, run.out_paths
+        state: DFIState | None = None
+        first_size: tuple[int, int] | None = None
+        # The recursion carries the previous OUTPUT. A lossless file on disk is that output exactly; a JPEG or
+        # WebP one is not, so then the earlier frames are recomputed in memory (read, not written again).
+        lossless = all(p.suffix.lower() in LOSSLESS_SUFFIXES for p in out_paths[:done])
+        first = done if lossless else 0
+        if done and lossless:
+            src, prev_out = _read_pair(sources[done - 1], out_paths[done - 1], params.map_denoise)
+            first_size = (prev_out.shape[1], prev_out.shape[0])
+            state = start_state(src, prev_out, step_index=done - 1)
         pairs_in = read_ahead(
             lambda i: _read_pair(sources[i], generated[i], params.map_denoise),
             range(first, total),
@@ -496,19 +471,23 @@ def run_dfi(
                 if index >= done:
                     yield index, out
 
-    checkpoint = Checkpoint(record, total, done)
-    written = write_results(outputs(), out_paths, checkpoint, cancel, progress=progress, start=start, workers=workers)
-
-    return RunSummary(
-        operation="DFI",
-        output=output,
-        written=written,
-        total=total,
-        seconds=time.perf_counter() - start,
-        resumed_from=resumed_from,
+    return run_frames(
+        "dfi",
+        "DFI",
+        output_dir,
+        names=[p.name for p in generated],
+        inputs=pairs.source.frames[: pairs.count] + pairs.generated.frames[: pairs.count],
+        identity=identity,
+        stream=outputs,
+        input_folders=(pairs.source.folder, pairs.generated.folder),
+        overwrite=overwrite,
+        resume=resume,
+        progress=progress,
+        cancel=cancel,
+        workers=workers,
+        warnings=pairs.warnings,
         skipped_inputs=pairs.skipped_inputs,
-        warnings=warnings,
-        outputs=out_paths,
+        start=start,
     )
 
 

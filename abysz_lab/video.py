@@ -48,14 +48,11 @@ from abysz_lab.frames import (
 )
 from abysz_lab.jobs import (
     CancelToken,
-    Checkpoint,
+    FrameRun,
     ProgressCallback,
-    RunRecord,
     RunSummary,
-    check_name_collisions,
     report,
-    resume_point,
-    write_results,
+    run_frames,
 )
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif")
@@ -1192,9 +1189,7 @@ def fuse_style(
     start = time.perf_counter()
     base = list_frames(frames_dir, role="frames")
     style = list_frames(style_dir, role="style frames")
-    out = check_output_folder(output_dir, base.folder, style.folder)
     total = len(base) if params.lengths == "loop" else min(len(base), len(style))
-    out_paths = [out / p.name for p in base.frames[:total]]
     identity = {
         "params": prm.as_dict(params),
         "frames": os.path.realpath(base.folder),
@@ -1202,44 +1197,36 @@ def fuse_style(
         "frame_count": len(base),
         "style_count": len(style),
     }
-    record = RunRecord(out, "fuse", identity)
-    check_name_collisions(out, [p.name for p in out_paths], record, overwrite=overwrite)
     warnings = [f.skipped_summary for f in (base, style) if f.skipped_summary]
     if len(base) != len(style):
         how = "looped" if params.lengths == "loop" and len(style) < len(base) else "cut to the shorter"
         warnings.append(f"{len(base)} frames and {len(style)} style frames: the style sequence was {how}.")
-    done = resume_point(record, out_paths, resume=resume, warnings=warnings)
 
     def fused(index: int) -> np.ndarray:
         image = read_frame(base.frames[index])
         tint = read_frame(style.frames[index % len(style)])
         return overlay_blend(image, fit_to_size(tint, image.shape[1], image.shape[0]), params.strength)
 
-    cancel = cancel or CancelToken()
-    checkpoint = Checkpoint(record, total, done)
-    report(progress, done, total, start, "Starting")
-
-    def results() -> Iterator[tuple[int, np.ndarray]]:
+    def results(run: FrameRun) -> Iterator[tuple[int, np.ndarray]]:
+        done = run.done
         with contextlib.closing(read_ahead(fused, range(done, total), workers=workers, depth=workers + 2)) as frames:
             yield from zip(range(done, total), frames, strict=False)
 
-    written = write_results(
-        results(),
-        out_paths,
-        checkpoint,
-        cancel,
+    return run_frames(
+        "fuse",
+        "Style fuse",
+        output_dir,
+        names=[p.name for p in base.frames[:total]],
+        inputs=base.frames + style.frames,
+        identity=identity,
+        stream=results,
+        input_folders=(base.folder, style.folder),
+        overwrite=overwrite,
+        resume=resume,
         progress=progress,
-        start=start,
+        cancel=cancel,
         workers=workers,
-    )
-    return RunSummary(
-        operation="Style fuse",
-        output=out,
-        written=written,
-        total=total,
-        seconds=time.perf_counter() - start,
-        resumed_from=done,
-        skipped_inputs=sum(len(f.skipped_files) + len(f.skipped_dirs) for f in (base, style)),
         warnings=warnings,
-        outputs=out_paths,
+        skipped_inputs=sum(len(f.skipped_files) + len(f.skipped_dirs) for f in (base, style)),
+        start=start,
     )

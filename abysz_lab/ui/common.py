@@ -30,7 +30,6 @@ from abysz_lab import params as prm
 from abysz_lab.errors import AbyszError, Cancelled, InputError
 from abysz_lab.jobs import CancelToken, Progress, ProgressCallback, RunSummary
 from abysz_lab.ui import compat
-from abysz_lab.video import VIDEO_EXTENSIONS
 
 ELEM_PREFIXES = ("abysz_", "abysz-")
 
@@ -219,14 +218,10 @@ def whole_number(value: Any, what: str, minimum: int = 0) -> int:
 
 
 def is_video_input(path: Path) -> bool:
-    """True when an input box names a file (to extract) rather than a frame folder.
+    """True when an input box names a file (to extract) rather than a frame folder (see the pipeline)."""
+    from abysz_lab.pipeline import is_video_input as names_a_video
 
-    A missing path with a video extension counts too, so the user hears "video
-    not found" rather than "folder not found".
-    """
-    if path.is_dir():
-        return False
-    return path.is_file() or path.suffix.lower() in VIDEO_EXTENSIONS
+    return names_a_video(path)
 
 
 def resolve_output(input_text: Any, output_text: Any, output_root: str = "", *, suffix: str, what: str) -> Path:
