@@ -606,6 +606,34 @@ def _run_ui(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- api ------------------------------------------------------------------------------------
+
+
+def _add_api(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "api",
+        help="serve the HTTP API alone (no gradio): jobs for every command, under /abysz-lab/v1",
+        description="Serve the HTTP API with uvicorn. Job fields are this CLI's options, dashes as underscores. "
+        "Only this machine can reach it unless --listen is given.",
+    )
+    p.add_argument("--port", type=int, default=7870, help="port to serve on (default: 7870)")
+    p.add_argument("--listen", action="store_true", help="listen on every network interface, not only 127.0.0.1")
+    p.add_argument("--auth", action="append", default=[], metavar="USER:PASS", help="require HTTP Basic credentials")
+    p.set_defaults(handler=_run_api)
+
+
+def _run_api(args: argparse.Namespace) -> int:
+    from abysz_lab import api
+    from abysz_lab.access import load_credentials, policy_for_server, set_policy
+
+    host = "0.0.0.0" if args.listen else "127.0.0.1"  # noqa: S104 - every interface only when asked
+    policy = policy_for_server(host)
+    set_policy(policy)
+    print(policy.describe())
+    api.serve(host=host, port=args.port, credentials=load_credentials(args.auth))
+    return 0
+
+
 # --- entry point ----------------------------------------------------------------------------
 
 COMMANDS = [
@@ -619,6 +647,7 @@ COMMANDS = [
     _add_fuse,
     _add_analyze,
     _add_demo,
+    _add_api,
 ]
 
 

@@ -1,7 +1,8 @@
-"""Stand-in for ``modules.shared``: ``opts`` and ``OptionInfo`` (A1111 keeps them in modules.options)."""
+"""Stand-in for ``modules.shared``: ``opts``, ``OptionInfo`` (A1111 keeps them in modules.options) and ``cmd_opts``."""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 
@@ -70,3 +71,14 @@ class Options:
 
 
 opts = Options()
+
+# The parsed command line (modules.shared_cmd_options in A1111): the flags Abysz LAB reads, at their defaults.
+# Tests set them (cmd_opts.api = True, cmd_opts.api_auth = "user:pass") before calling app_started_callback.
+cmd_opts = argparse.Namespace(
+    api=False,
+    api_auth=None,
+    listen=False,
+    share=False,
+    server_name=None,
+    hide_ui_dir_config=False,
+)
