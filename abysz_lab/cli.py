@@ -569,6 +569,9 @@ def _add_ui(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--port", type=int, default=None, help="port to serve on (default: gradio's, 7860 or the next free)")
     p.add_argument("--listen", action="store_true", help="listen on every network interface, not only 127.0.0.1")
+    p.add_argument(
+        "--api", action="store_true", help="also serve the HTTP API under /abysz-lab/v1 (see the api command)"
+    )
     p.add_argument("--demo", action="store_true", help="make the demo clip and pre-fill the folders with it")
     p.add_argument(
         "--demo-dir", default=str(DEFAULT_DEMO_DIR), help="where --demo puts the clip (default: ./abysz_demo)"
@@ -602,7 +605,7 @@ def _run_ui(args: argparse.Namespace) -> int:
             output=str((clip.root / "stabilised").resolve()),
         )
     host = "0.0.0.0" if args.listen else "127.0.0.1"  # every interface only when asked
-    launch_standalone(settings, host=host, port=args.port)
+    launch_standalone(settings, host=host, port=args.port, api=args.api)
     return 0
 
 

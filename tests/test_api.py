@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import requests
-from api_support import uvicorn_thread, wait_for
+from api_support import free_port, uvicorn_thread, wait_for
 from conftest import static_scene, write_frames
 from media_support import demo_videos, video_facts
 
@@ -19,6 +24,7 @@ from abysz_lab.demo import make_demo_clip
 from abysz_lab.jobqueue import JobQueue
 
 V1 = "/abysz-lab/v1"
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -196,3 +202,32 @@ def test_with_auth_a_request_without_credentials_gets_401(queue):
         assert requests.get(f"{url}{V1}/version", timeout=10).status_code == 401
         assert requests.get(f"{url}{V1}/version", auth=("ann", "wrong"), timeout=10).status_code == 401
         assert requests.get(f"{url}{V1}/version", auth=("ann", "s3cret"), timeout=10).status_code == 200
+
+
+def test_the_api_server_imports_no_gradio():
+    code = "from abysz_lab import api; api.create_app(); import sys; print('gradio' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=REPO).stdout
+    assert out.strip() == "False"
+
+
+def test_python_m_abysz_lab_api_serves_with_auth(tmp_path):
+    port = free_port()
+    command = [sys.executable, "-m", "abysz_lab", "api", "--port", str(port), "--auth", "ann:pw"]
+    url = f"http://127.0.0.1:{port}{V1}/version"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    with open(tmp_path / "log", "w") as log:
+        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(requests.ConnectionError):
+                answer = requests.get(url, timeout=5)
+                break
+            assert proc.poll() is None, (tmp_path / "log").read_text()
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+        assert answer.status_code == 401
+        assert requests.get(url, auth=("ann", "pw"), timeout=5).json()["api"] == 1
+    finally:
+        proc.terminate()
+        proc.wait(15)

@@ -72,3 +72,14 @@ def test_with_api_auth_a_request_without_credentials_gets_401(webui):
     with uvicorn_thread(app) as url:
         assert requests.get(f"{url}{V1}/version", timeout=10).status_code == 401
         assert requests.get(f"{url}{V1}/version", auth=("bob", "pw"), timeout=10).status_code == 200
+
+
+def test_standalone_ui_with_api_serves_the_page_and_the_api(tmp_path):
+    import sys
+
+    from ui_support import free_port, serving
+
+    port = free_port()
+    command = [sys.executable, "-m", "abysz_lab", "ui", "--api", "--port", str(port)]
+    with serving(command, tmp_path / "server.log", f"http://127.0.0.1:{port}/"):
+        assert requests.get(f"http://127.0.0.1:{port}{V1}/version", timeout=10).json()["api"] == 1

@@ -177,11 +177,27 @@ def build_ui(settings: UISettings | None = None, *, subtabs: list[SubTab] | None
 
 
 def launch_standalone(
-    settings: UISettings | None = None, *, host: str = "127.0.0.1", port: int | None = None, concurrency: int = 4
+    settings: UISettings | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    concurrency: int = 4,
+    api: bool = False,
 ) -> None:
-    """Serve the tab as its own web app (queue on) until interrupted."""
+    """Serve the tab as its own web app (queue on) until interrupted; with ``api`` also the HTTP API."""
     from abysz_lab.ui import compat
 
     blocks = build_ui(settings)
     compat.enable_queue(blocks, concurrency)
-    blocks.launch(server_name=host, server_port=port, inbrowser=False, show_api=False)
+    if not api:
+        blocks.launch(server_name=host, server_port=port, inbrowser=False, show_api=False)
+        return
+    from abysz_lab import api as http_api
+
+    # As A1111 does: launch without blocking, add the routes to gradio's FastAPI app, then block.
+    app, local_url, _ = blocks.launch(
+        server_name=host, server_port=port, inbrowser=False, show_api=False, prevent_thread_lock=True
+    )
+    http_api.add_to_app(app, bind_host=host)
+    print(f"HTTP API at {local_url.rstrip('/')}{http_api.PREFIX}/")
+    blocks.block_thread()
