@@ -611,17 +611,17 @@ def make_router(queue: JobQueue | None = None, dependencies: Sequence[Any] = ())
     def list_jobs():
         return _answer(lambda: {"jobs": [j.as_dict() for j in jobs().jobs()]})
 
-    @router.get("/jobs/{job_id}")
-    def get_job(job_id: str):
+    @router.get("/jobs/{id}")
+    def get_job(id: str):  # noqa: A002 - the path parameter is named as the README documents it
         def found() -> dict[str, Any]:
-            job = jobs().get(job_id)
+            job = jobs().get(id)
             return job.as_dict() | {"queued_behind": jobs().ahead_of(job)}
 
         return _answer(found)
 
-    @router.post("/jobs/{job_id}/cancel")
-    def cancel_job(job_id: str):
-        return _answer(lambda: jobs().cancel(job_id).as_dict())
+    @router.post("/jobs/{id}/cancel")
+    def cancel_job(id: str):  # noqa: A002 - as above
+        return _answer(lambda: jobs().cancel(id).as_dict())
 
     @router.post("/preview-masks")
     async def preview(request: Request):
@@ -647,7 +647,11 @@ def create_app(
     from abysz_lab.access import HostRules, RequestGuard
 
     app = FastAPI(
-        title="Abysz LAB API", version=__version__, docs_url=f"{PREFIX}/docs", openapi_url=f"{PREFIX}/openapi.json"
+        title="Abysz LAB API",
+        version=__version__,
+        docs_url=f"{PREFIX}/docs",
+        redoc_url=None,
+        openapi_url=f"{PREFIX}/openapi.json",
     )
     app.include_router(make_router(queue))
     rules = HostRules.for_bind(bind_host, extra_hosts=extra_hosts)

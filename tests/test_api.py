@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -231,3 +232,12 @@ def test_python_m_abysz_lab_api_serves_with_auth(tmp_path):
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+def test_every_route_in_the_readme_exists():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `(GET|POST) (/[^` ]*)` \|", readme, re.M))
+    served = {(m, r.path.removeprefix(V1)) for r in api.create_app().routes for m in getattr(r, "methods", ()) or ()}
+    assert documented
+    assert documented <= served
+    assert {(m, p) for m, p in served if not p.startswith("/docs") and p != "/openapi.json"} <= documented
