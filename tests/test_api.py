@@ -241,3 +241,26 @@ def test_every_route_in_the_readme_exists():
     assert documented
     assert documented <= served
     assert {(m, p) for m, p in served if not p.startswith("/docs") and p != "/openapi.json"} <= documented
+
+
+def test_every_other_kind_runs_as_a_job(base, tmp_path):
+    """extract -> deflicker -> assemble -> compare -> analyze, each a job with the CLI's field names."""
+    original, generated = demo_videos(tmp_path / "videos", frames=8)
+    t = tmp_path
+    steps = [
+        {"kind": "extract", "video": str(original), "out": str(t / "src")},
+        {"kind": "extract", "video": str(generated), "out": str(t / "gen"), "image_format": "png"},
+        {"kind": "deflicker", "in": str(t / "gen"), "out": str(t / "steady"), "preset": "brightness-lock"},
+        {"kind": "assemble", "frames": str(t / "steady"), "out": str(t / "steady.mp4"), "timing": str(t / "src")},
+        {"kind": "compare", "folders": [str(t / "src"), str(t / "gen"), str(t / "steady")], "out": str(t / "c.mp4")},
+        {"kind": "analyze", "source": str(t / "src"), "generated": str(t / "gen"), "output": str(t / "steady")}
+        | {"report": str(t / "report")},
+    ]
+    for body in steps:
+        answer = post(base, "/jobs", body)
+        assert answer.status_code == 202, answer.text
+        state = wait_for(base, answer.json()["id"])
+        assert state["state"] == "done", (body["kind"], state["error"])
+        assert state["files"], body["kind"]
+    assert video_facts(t / "steady.mp4")["audio"] == 1
+    assert (t / "report" / "analysis.json").is_file()
