@@ -313,8 +313,8 @@ def _plan(kind: str, ns: argparse.Namespace) -> tuple[list[Path], list[Path], Ca
         from abysz_lab.playground import PlaygroundParams, apply_preset, params_for_preset
 
         if not ns.input or not ns.out:
-            msg = "A deflicker job needs input and out."
-            raise RequestError(msg, "input" if not ns.input else "out")
+            msg = "A deflicker job needs in (the frames folder) and out."
+            raise RequestError(msg, "in" if not ns.input else "out")
         given = {s.name: getattr(ns, s.name) for s in prm.specs(PlaygroundParams)}
         name = given.pop("preset") or PlaygroundParams().preset
 
