@@ -120,7 +120,7 @@ def _frames_of(path: str, work: Path, role: str, token: CancelToken) -> str:
     if Path(path).expanduser().suffix.lower() not in VIDEO_EXTENSIONS:
         return path  # a folder (or a mistake list_frames explains)
     with progress_bar(f"Extract {role}") as bar:
-        prepared = prepare_frames(path, work / role, progress=bar, cancel=token)
+        prepared = prepare_frames(path, work / role, progress=bar, cancel=token, overwrite=True)  # our work folder
     return str(prepared.folder)
 
 
@@ -420,8 +420,11 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
 
 def _run_analyze(args: argparse.Namespace) -> int:
     from abysz_lab.analysis import AnalysisParams, analyze_folders, write_report
+    from abysz_lab.frames import check_output_folder
 
     params = prm.from_namespace(AnalysisParams, args)
+    inputs = [args.source, args.generated] + ([args.output] if args.output else [])
+    check_output_folder(args.report, *inputs)  # before the analysis, not after: never into an input folder
     with cancel_on_ctrl_c() as token, progress_bar("Analyse") as bar:
         result = analyze_folders(
             args.source,
@@ -433,7 +436,6 @@ def _run_analyze(args: argparse.Namespace) -> int:
             progress=bar,
             cancel=token,
         )
-    inputs = [args.source, args.generated] + ([args.output] if args.output else [])
     files = write_report(result, args.report, *inputs)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)

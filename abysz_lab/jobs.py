@@ -20,6 +20,7 @@ from typing import Any
 
 from abysz_lab.errors import Cancelled, InputError
 from abysz_lab.frames import WriteBehind, check_output_folder, write_bytes_atomic
+from abysz_lab.locks import folder_lock
 
 SIDECAR_SUFFIX = ".abysz.json"
 
@@ -315,21 +316,23 @@ def run_frames(  # noqa: PLR0913 - every folder-writing operation passes the sam
     out_paths = [output / name for name in names]
     total = len(out_paths)
     notes = list(warnings)
-    # Replacing input frames (a new img2img pass into the same folder) must not count as "already done".
-    record = RunRecord(output, operation, {**identity, "inputs": frames_fingerprint(inputs)})
-    check_name_collisions(output, list(names), record, overwrite=overwrite)
-    done = resume_point(record, out_paths, resume=resume, warnings=notes)
-    report(progress, done, total, start, "Starting")
-    checkpoint = Checkpoint(record, total, done)
-    written = write_results(
-        stream(FrameRun(output, out_paths, done)),
-        out_paths,
-        checkpoint,
-        cancel or CancelToken(),
-        progress=progress,
-        start=start,
-        workers=workers,
-    )
+    # One writer per folder: a second run into this output is refused until this one ends.
+    with folder_lock(output, title, warnings=notes):
+        # Replacing input frames (a new img2img pass into the same folder) must not count as "already done".
+        record = RunRecord(output, operation, {**identity, "inputs": frames_fingerprint(inputs)})
+        check_name_collisions(output, list(names), record, overwrite=overwrite)
+        done = resume_point(record, out_paths, resume=resume, warnings=notes)
+        report(progress, done, total, start, "Starting")
+        checkpoint = Checkpoint(record, total, done)
+        written = write_results(
+            stream(FrameRun(output, out_paths, done)),
+            out_paths,
+            checkpoint,
+            cancel or CancelToken(),
+            progress=progress,
+            start=start,
+            workers=workers,
+        )
     return RunSummary(
         operation=title,
         output=output,
