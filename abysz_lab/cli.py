@@ -17,6 +17,7 @@ from pathlib import Path
 from abysz_lab import __version__
 from abysz_lab import params as prm
 from abysz_lab.errors import AbyszError, Cancelled
+from abysz_lab.frames import FrameLimits, set_frame_limits
 from abysz_lab.jobs import CancelToken, Progress, RunSummary
 
 DEFAULT_DEMO_DIR = Path("abysz_demo")
@@ -460,7 +461,27 @@ def _add_ui(sub: argparse._SubParsersAction) -> None:
         "unless --listen is given.",
     )
     p.add_argument("--port", type=int, default=None, help="port to serve on (default: gradio's, 7860 or the next free)")
-    p.add_argument("--listen", action="store_true", help="listen on every network interface, not only 127.0.0.1")
+    p.add_argument(
+        "--listen",
+        action="store_true",
+        help="listen on every network interface, not only 127.0.0.1 (others can then reach it: use --auth)",
+    )
+    p.add_argument("--auth", action="append", default=[], metavar="USER:PASS", help="require this login (repeatable)")
+    p.add_argument("--auth-file", action="append", default=[], metavar="FILE", help="logins, one USER:PASS a line")
+    p.add_argument(
+        "--allowed-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folders the UI may read and write (repeatable; default with --listen: the current folder)",
+    )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another host name the server answers to (a tunnel or reverse proxy); others are refused",
+    )
     p.add_argument("--demo", action="store_true", help="make the demo clip and pre-fill the folders with it")
     p.add_argument(
         "--demo-dir", default=str(DEFAULT_DEMO_DIR), help="where --demo puts the clip (default: ./abysz_demo)"
@@ -477,7 +498,7 @@ def _run_ui(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("gradio") is None:
         msg = "The web UI needs gradio: pip install 'gradio>=3.41.2' (or use the A1111/Forge tab)."
         raise MissingDependencyError(msg)
-    from abysz_lab.ui import UISettings, launch_standalone
+    from abysz_lab.ui import ServerAccess, UISettings, launch_standalone
 
     settings = UISettings()
     if args.demo:
@@ -494,7 +515,14 @@ def _run_ui(args: argparse.Namespace) -> int:
             output=str((clip.root / "stabilised").resolve()),
         )
     host = "0.0.0.0" if args.listen else "127.0.0.1"  # every interface only when asked
-    launch_standalone(settings, host=host, port=args.port)
+    launch_standalone(
+        settings,
+        host=host,
+        port=args.port,
+        access_rules=ServerAccess.from_flags(
+            host, auth=args.auth, auth_files=args.auth_file, allowed_roots=args.allowed_root, hosts=args.allowed_host
+        ),
+    )
     return 0
 
 
@@ -523,6 +551,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in COMMANDS:
         add(sub)
+    for command in sub.choices.values():  # every command reads frames: the same limit everywhere
+        prm.add_arguments(command.add_argument_group("frame limits"), FrameLimits)
     return parser
 
 
@@ -530,6 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
     try:
+        set_frame_limits(prm.from_namespace(FrameLimits, args))
         return args.handler(args)
     except Cancelled as exc:
         print(f"cancelled: {exc}", file=sys.stderr)
@@ -542,3 +573,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("aborted.", file=sys.stderr)
         return 130
+    except MemoryError:
+        if args.debug:
+            raise
+        print(
+            "error: not enough memory: use smaller frames, lower --max-megapixels, or close other programs.",
+            file=sys.stderr,
+        )
+        return 2

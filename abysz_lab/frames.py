@@ -82,12 +82,21 @@ def list_frames(folder: str | os.PathLike[str], *, role: str = "frames") -> Fram
         msg = f"The {role} path is a file, not a folder: {path}. Give the folder that holds the images."
         raise InputError(msg)
     frames, skipped_files, skipped_dirs = [], [], []
-    for entry in path.iterdir():
+    try:
+        entries = list(path.iterdir())
+    except OSError as exc:
+        msg = (
+            f"Cannot list the {role} folder {path}: {exc.strerror or exc}. Check that you may read it "
+            "(permissions, or a drive that is no longer mounted)."
+        )
+        raise InputError(msg) from exc
+    for entry in entries:
         if entry.name.startswith("."):
             continue  # hidden: our run sidecars, .DS_Store, editors' temp files; never frames
         if entry.is_dir():
             skipped_dirs.append(entry)
         elif entry.suffix.lower() in IMAGE_EXTENSIONS:
+            _check_link(entry, role)
             frames.append(entry)
         else:
             skipped_files.append(entry)
@@ -100,6 +109,21 @@ def list_frames(folder: str | os.PathLike[str], *, role: str = "frames") -> Fram
         raise InputError(msg)
     frames.sort(key=lambda p: natural_key(p.name))
     return FrameFolder(path, tuple(frames), tuple(sorted(skipped_files)), tuple(sorted(skipped_dirs)))
+
+
+def _check_link(entry: Path, role: str) -> None:
+    """Refuse a frame that is a symbolic link going nowhere (a missing target, or a loop)."""
+    if not entry.is_symlink():
+        return
+    try:
+        entry.stat()
+    except OSError as exc:
+        why = "loops back on itself" if exc.errno == errno.ELOOP else "points to a file that does not exist"
+        msg = (
+            f"{entry.name} in the {role} folder {entry.parent} is a symbolic link that {why}. "
+            "Fix the link or remove it from the folder."
+        )
+        raise InputError(msg) from exc
 
 
 def to_bgr8(image: np.ndarray) -> np.ndarray:
