@@ -321,7 +321,8 @@ class HostRules:
     so the Host check is about names: a loopback server answers to
     ``localhost`` and loopback addresses only; a network one also to any IP
     address (no DNS involved), this machine's names and ``extra_hosts`` (a
-    tunnel or reverse-proxy name you give).
+    tunnel or reverse-proxy name you give; ``.example.com`` matches every
+    name ending so).
     """
 
     loopback_only: bool = True
@@ -343,7 +344,7 @@ class HostRules:
         if not host_header:
             return False  # HTTP/1.1 requires it; only hand-made requests lack it
         host, _ = _split_host(host_header)
-        if host in self.extra_hosts or is_loopback(host):
+        if is_loopback(host) or any(host == h or (h.startswith(".") and host.endswith(h)) for h in self.extra_hosts):
             return True
         if self.loopback_only:
             return False
@@ -374,6 +375,16 @@ class HostRules:
         if not self.origin_allowed(headers.get("origin"), host):
             return f"Refused: a page from {headers.get('origin')!r} may not use this server (cross-site request)."
         return ""
+
+
+GRADIO_SHARE_HOSTS = (".gradio.live",)  # where `--share` tunnels come in
+
+
+def webui_host_rules(cmd_opts: Any, *, extra_hosts: Iterable[str] = ()) -> HostRules:
+    """The HostRules for routes added to an A1111/Forge app, from its ``cmd_opts`` (listen, server_name, share)."""
+    bind = getattr(cmd_opts, "server_name", None) or ("0.0.0.0" if getattr(cmd_opts, "listen", False) else "127.0.0.1")
+    extra = [*extra_hosts, *(GRADIO_SHARE_HOSTS if getattr(cmd_opts, "share", False) else ())]
+    return HostRules.for_bind(bind, extra_hosts=extra)
 
 
 def _basic_challenge_paths(path: str, prefixes: Sequence[str]) -> bool:

@@ -113,3 +113,10 @@ def test_extract_over_another_videos_frames_is_red_until_overwrite_is_ticked(too
     red(status, "another video (first.mp4)", "overwrit")
     status, *_ = tools.extract(extract_values(video=second, output=out, overwrite=True))
     assert "abysz-msg-ok" in status
+
+
+def test_an_output_at_the_allowed_root_itself_is_refused_as_its_work_folder_would_escape(dfi, clip):
+    root = clip.source.parent
+    access.set_policy(access.AccessPolicy((root,)))
+    status, *_ = dfi.run(dfi_values(clip.source, clip.generated, root, compare=False, analyze=False))
+    red(status, "Refused", "work folder")
