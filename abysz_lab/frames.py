@@ -238,9 +238,11 @@ def frame_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
 
 
 def _out_of_memory(path: Path, exc: BaseException) -> InputError:
+    wanted = re.search(r"allocate (\d+) bytes", str(exc))
+    detail = f" (OpenCV could not allocate {int(wanted.group(1)) / 1e6:.0f} MB)" if wanted else ""
     msg = (
-        f"Not enough memory to decode {path.name} in {path.parent}: close other programs, use smaller frames, "
-        f"or lower the frame limit (--max-megapixels). ({_cv2_reason(exc) if str(exc) else type(exc).__name__})"
+        f"Not enough memory to decode {path.name} in {path.parent}{detail}: close other programs, "
+        "or use smaller frames."
     )
     return InputError(msg)
 

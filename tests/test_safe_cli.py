@@ -347,3 +347,34 @@ def test_kill_9_ten_times_then_resume_gives_the_uninterrupted_result(tmp_path):
     expected = {k: v for k, v in digest(tmp_path / "reference").items() if not k.startswith(".")}
     assert {k: v for k, v in digest(out).items() if not k.startswith(".")} == expected
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".dfi.abysz.json"]
+
+
+OUT_OF_MEMORY = """
+import resource, sys
+import cv2, numpy as np
+from abysz_lab.frames import read_frame
+from abysz_lab.errors import InputError
+image = np.random.default_rng(0).integers(0, 255, (3000, 3000, 3), np.uint8)  # 27 MB decoded
+open(sys.argv[1], "wb").write(cv2.imencode(".png", image)[1].tobytes())
+del image
+size = int(next(line for line in open("/proc/self/status") if line.startswith("VmSize")).split()[1]) * 1024
+resource.setrlimit(resource.RLIMIT_AS, (size + 40_000_000, resource.RLIM_INFINITY))  # too little for it
+try:
+    read_frame(sys.argv[1])
+except InputError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc to size the memory limit")
+def test_opencv_running_out_of_memory_is_a_clear_message(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", OUT_OF_MEMORY, str(tmp_path / "big.png")],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Not enough memory to decode big.png"), done.stdout
+    assert "could not allocate 27 MB" in done.stdout
