@@ -458,4 +458,7 @@ def guard_dependency(rules: HostRules, credentials: Credentials | None = None) -
                 headers={"WWW-Authenticate": 'Basic realm="Abysz LAB"'},
             )
 
+    # With postponed annotations "Request" is a string FastAPI resolves in this module's globals, where
+    # it is not (fastapi is imported lazily): give it the class itself.
+    check.__annotations__["request"] = Request
     return check

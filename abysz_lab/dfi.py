@@ -436,6 +436,15 @@ def run_dfi(
     does not grow with the clip. An interrupted run in the same output folder
     with the same parameters resumes after the last whole frame. Raises
     InputError for unusable input and Cancelled when ``cancel`` is set.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from abysz_lab.demo import make_demo_clip
+    >>> clip = make_demo_clip(tempfile.mkdtemp(), frames=4, width=64, height=48)
+    >>> summary = run_dfi(clip.source, clip.generated, clip.root / "out", DFIParams(tolerance=4))
+    >>> summary.written, len(list((clip.root / "out").glob("*.png")))
+    (4, 4)
     """
     params = params or DFIParams()
     start = time.perf_counter()
@@ -548,6 +557,14 @@ def preview_masks(
     ``indices`` are 0-based frame numbers t >= 1 (the mask compares t - 1 and t);
     by default ``count`` frames spread over the clip. Out-of-range indices raise
     InputError.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from abysz_lab.demo import make_demo_clip
+    >>> clip = make_demo_clip(tempfile.mkdtemp(), frames=4, width=64, height=48)
+    >>> [(p.index, p.mask.shape) for p in preview_masks(clip.source, clip.generated, indices=[2])]
+    [(2, (48, 64))]
     """
     params = params or DFIParams()
     pairs = pair_frames(source_dir, generated_dir)

@@ -299,7 +299,7 @@ def run_frames(  # noqa: PLR0913 - every folder-writing operation passes the sam
 ) -> RunSummary:
     """Run one folder-writing operation: the sequence every runner (DFI, deflicker, style fuse) shares.
 
-    Output check -> resume identity (always with a fingerprint of ``inputs``,
+    Output check -> folder lock -> resume identity (always with a fingerprint of ``inputs``,
     so re-rendered frames are never taken for "already done") -> name
     collisions -> resume point -> checkpoint -> write loop -> summary. The
     caller gives only what differs: the output ``names``, the input files, its
@@ -320,7 +320,7 @@ def run_frames(  # noqa: PLR0913 - every folder-writing operation passes the sam
     out_paths = [output / name for name in names]
     total = len(out_paths)
     notes = list(warnings)
-    # One writer per folder: a second run into this output is refused until this one ends.
+    # One writer per folder, across processes (tab, CLI, API): a second run into it is refused by name.
     with folder_lock(output, title, warnings=notes):
         # Replacing input frames (a new img2img pass into the same folder) must not count as "already done".
         record = RunRecord(output, operation, {**identity, "inputs": frames_fingerprint(inputs)})

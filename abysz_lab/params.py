@@ -185,6 +185,33 @@ def from_namespace(cls: type, namespace: argparse.Namespace) -> Any:
     return from_mapping(cls, given)
 
 
+def json_schema(cls: type) -> dict[str, Any]:
+    """The JSON schema (draft 2020-12) of a parameter class: types, ranges, choices, defaults, labels, help."""
+    properties: dict[str, Any] = {}
+    for spec in specs(cls):
+        prop: dict[str, Any] = {
+            "type": {bool: "boolean", int: "integer", float: "number"}.get(spec.kind, "string"),
+            "title": spec.label,
+            "description": spec.help + (" Odd values only." if spec.odd else ""),
+            "default": spec.default,
+        }
+        if spec.minimum is not None:
+            prop["minimum"] = spec.minimum
+        if spec.maximum is not None:
+            prop["maximum"] = spec.maximum
+        if spec.choices is not None:
+            prop["enum"] = list(spec.choices)
+        properties[spec.name] = prop
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": cls.__name__,
+        "description": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+
+
 def iter_changed(obj: Any) -> Iterator[tuple[str, Any, Any]]:
     """Yield ``(name, value, default)`` for every field that differs from its default."""
     for spec in specs(obj):

@@ -403,6 +403,13 @@ def stabilise(  # noqa: PLR0913 - the whole trip's options, all keyword-only
     anchor = video_out or Path(frames_dir).expanduser()
     work = work_folder(anchor)
     dfi_dir = Path(frames_dir).expanduser() if frames_dir is not None else work / "dfi"
+    if video_out is not None and video_out.exists() and not overwrite and not _ours(video_out, dfi_dir):
+        # Said before the long phases, not after them: the assembly would refuse it anyway.
+        msg = (
+            f"{video_out} already exists and was not written by this pipeline. Choose another name, or allow "
+            "overwriting (--overwrite)."
+        )
+        raise InputError(msg)
     analyze = analyze or report is not None
     cancel = cancel or CancelToken()
     phases = _Phases(
@@ -457,6 +464,8 @@ def _assemble(result: StabiliseResult, out: Path, assemble, overwrite, phases, c
     # The rate and the sound come from the original's extraction sidecar (a video input, or a folder
     # that `extract` wrote); without one the assembly says it used 24 fps.
     timing = result.folders["source"] if (result.folders["source"] / video.SIDECAR_NAME).is_file() else None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # assemble_video holds the output file's lock itself (locks.file_lock): taking it here too would refuse.
     return video.assemble_video(
         result.frames,
         out,

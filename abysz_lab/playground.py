@@ -1365,6 +1365,15 @@ def apply_preset(
     resumes after the last whole frame (recomputing the window before it).
     Raises InputError for unusable input, MissingDependencyError for
     ``engine="wand"`` without ImageMagick, Cancelled when ``cancel`` is set.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from abysz_lab.demo import make_demo_clip
+    >>> clip = make_demo_clip(tempfile.mkdtemp(), frames=4, width=64, height=48)
+    >>> params = params_for_preset("brightness-lock", engine="numpy")
+    >>> apply_preset(clip.generated, clip.root / "steady", params).written
+    4
     """
     params = params or PlaygroundParams()
     start = time.perf_counter()

@@ -845,6 +845,12 @@ def extract_frames(
     between ``start`` and ``end``, scaled to ``max_size``. Re-extracting into the
     same folder replaces the earlier frames (and removes surplus ones). Raises
     InputError for unusable input and Cancelled when ``cancel`` is set.
+
+    Examples
+    --------
+    >>> summary = extract_frames("clip.mp4", "clip_frames", ExtractParams(fps=10))  # doctest: +SKIP
+    >>> summary.outputs[0].name  # doctest: +SKIP
+    'frame_00001.png'
     """
     params = params or ExtractParams()
     start_time = time.perf_counter()
@@ -983,6 +989,15 @@ def assemble_video(
     source video) is kept, trimmed like the frames were. Frames whose size
     differs from the first are fitted to it, with a warning. The file is written
     to a temporary name and moved into place only when complete.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from abysz_lab.demo import make_demo_clip
+    >>> clip = make_demo_clip(tempfile.mkdtemp(), frames=4, width=64, height=48)
+    >>> summary = assemble_video(clip.generated, clip.root / "clip.mp4", AssembleParams(fps=12))
+    >>> summary.written, summary.output.stat().st_size > 0
+    (4, True)
     """
     params = params or AssembleParams()
     start = time.perf_counter()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from abysz_lab import api
 from abysz_lab.ui import (
     TAB_ELEM_ID,
     apply_magick_home,
@@ -67,5 +68,13 @@ def on_ui_tabs() -> list[tuple[object, str, str]]:
     return [(build_ui(settings), "Abysz LAB", TAB_ELEM_ID)]
 
 
+def on_app_started(demo: object, app: object) -> None:
+    """Add the HTTP API under /abysz-lab/v1 when the WebUI runs with --api (guarded by --api-auth)."""
+    del demo  # the API needs only the FastAPI app
+    if api.register_webui(app, shared.cmd_opts):
+        print("Abysz LAB: HTTP API at /abysz-lab/v1/ (see /docs).")
+
+
 script_callbacks.on_ui_settings(on_ui_settings)
 script_callbacks.on_ui_tabs(on_ui_tabs)
+script_callbacks.on_app_started(on_app_started)

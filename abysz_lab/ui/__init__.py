@@ -260,12 +260,14 @@ def launch_standalone(
     port: int | None = None,
     concurrency: int = 4,
     access_rules: ServerAccess | None = None,
+    api: bool = False,
 ) -> None:
-    """Serve the tab as its own web app (queue on) until interrupted or sent SIGTERM.
+    """Serve the tab as its own web app (queue on) until interrupted or sent SIGTERM; with ``api`` the HTTP API too.
 
     ``access_rules`` (default: local, no login) sets gradio's login, the
-    process-wide folder policy and the Host/Origin guard on every route.
-    Raises InputError for a bad or busy port.
+    process-wide folder policy and the Host/Origin guard on every route (the
+    API's routes also ask for the login, as HTTP Basic). Raises InputError for
+    a bad or busy port.
     """
     from starlette.middleware import Middleware
 
@@ -280,16 +282,14 @@ def launch_standalone(
     compat.enable_queue(blocks, concurrency)
     auth = rules.credentials.gradio_auth if rules.credentials is not None else None
     guard = Middleware(access.RequestGuard, rules=rules.rules)
+    options = {"server_name": host, "server_port": port, "inbrowser": False, "show_api": False, "auth": auth}
     with compat.stop_on_sigterm():
         try:
-            blocks.launch(
-                server_name=host,
-                server_port=port,
-                inbrowser=False,
-                show_api=False,
-                auth=auth,
-                app_kwargs={"middleware": [guard]},
-            )
+            if not api:
+                blocks.launch(**options, app_kwargs={"middleware": [guard]})
+                return
+            # As A1111 does: launch without blocking, add the routes to gradio's FastAPI app, then block.
+            app, local_url, _ = blocks.launch(**options, app_kwargs={"middleware": [guard]}, prevent_thread_lock=True)
         except OSError as exc:  # gradio: "Cannot find empty port in range"
             where = f"Port {port} is" if port is not None else "No port from 7860 to 7959 is free: each is"
             msg = (
@@ -297,3 +297,8 @@ def launch_standalone(
                 "Stop the other server or choose another --port."
             )
             raise InputError(msg) from exc
+        from abysz_lab import api as http_api
+
+        http_api.add_to_app(app, bind_host=host, credentials=rules.credentials, extra_hosts=rules.rules.extra_hosts)
+        print(f"HTTP API at {local_url.rstrip('/')}{http_api.PREFIX}/")
+        blocks.block_thread()

@@ -1,8 +1,9 @@
-"""The DFI sub-tab: folders or videos, every DFIParams control, mask previews, a guarded run with progress and cancel.
+"""The DFI sub-tab: folders or videos, every DFIParams control, mask previews, a queued run with progress and cancel.
 
-A run is :func:`abysz_lab.pipeline.stabilise` under one run guard and one
-cancel token: extract the source and generated videos (only for video inputs),
-DFI, the comparison video and the flicker analysis (the last two optional).
+A run is :func:`abysz_lab.pipeline.stabilise` as a job on the process's job
+queue (shared with the HTTP API), stopped by the tab's Cancel: extract the
+source and generated videos (only for video inputs), DFI, the comparison
+video and the flicker analysis (the last two optional).
 The tab keeps no pipeline logic: it turns control values into the pipeline's
 arguments and its result into what the page shows. The button handlers live on
 :class:`DFIHandlers` and take plain values (a dict of control name -> value),
@@ -11,8 +12,8 @@ so tests call exactly what the buttons call.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Mapping
+import contextvars
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,10 @@ import gradio as gr
 from abysz_lab import analysis, pipeline
 from abysz_lab import params as prm
 from abysz_lab.dfi import DFIParams, preview_masks
-from abysz_lab.errors import AbyszError, InputError
+from abysz_lab.errors import AbyszError, Cancelled, InputError
 from abysz_lab.frames import read_frame
-from abysz_lab.jobs import CancelToken, RunSummary
+from abysz_lab.jobqueue import Job, JobQueue, default_queue
+from abysz_lab.jobs import RunSummary
 from abysz_lab.pipeline import COMPARE_SUFFIX, WORK_SUFFIX
 from abysz_lab.ui import TabContext, UISettings, common, compat
 
@@ -97,14 +99,66 @@ class RunResult:
 
 
 class DFIHandlers:
-    """The DFI sub-tab's button handlers; one instance (and one run guard) per built tab."""
+    """The DFI sub-tab's button handlers; one instance per built tab, its runs on the process's job queue.
+
+    Runs and video extractions for previews go through :func:`abysz_lab.jobqueue.default_queue`, shared
+    with the HTTP API: when it is busy, a click waits its turn ("Queued behind 2 jobs") instead of being
+    refused; a run into a folder that a queued or running job writes is refused, naming that job.
+    """
 
     RUN_OUTPUTS = 7  # status, first frame, last frame, output folder, comparison video, analysis, plot
 
-    def __init__(self, settings: UISettings, guard: common.RunGuard | None = None) -> None:
+    def __init__(self, settings: UISettings, queue: JobQueue | None = None) -> None:
         self.settings = settings
-        self.guard = guard or common.RunGuard("DFI")
+        self.queue = queue or default_queue()
+        self._jobs: list[Job] = []  # this tab's unfinished jobs, for Cancel
         self.served = compat.ServedFiles(prefix="abysz_lab_dfi_")
+
+    @property
+    def busy(self) -> bool:
+        """True while a job of this tab is queued or running."""
+        return any(job.state in ("queued", "running") for job in self._jobs)
+
+    def _queued(
+        self,
+        kind: str,
+        work: Callable[[Job], Any],
+        *,
+        writes: list[Path],
+        reads: list[Path],
+        progress: Callable[..., Any] | None,
+    ) -> Any:
+        """Run ``work(job)`` on the job queue, report "Queued behind N jobs" while it waits; return its value.
+
+        The job's own exception is raised here, in the handler, so the tab shows it as it would any other.
+        """
+        box: dict[str, Any] = {}
+        # gradio 4's gr.Progress finds its event through context variables: the worker thread runs the job in a
+        # copy of this handler's context, as gradio's own thread pool runs a sync handler.
+        context = contextvars.copy_context()
+
+        def run(job: Job) -> dict[str, Any]:
+            try:
+                box["value"] = context.run(work, job)
+            except BaseException as exc:
+                box["error"] = exc
+                raise
+            return {}
+
+        job = self.queue.submit(kind, run, writes=writes, reads=reads)
+        self._jobs.append(job)
+        try:
+            while not job.wait(0.2):
+                ahead = self.queue.ahead_of(job)
+                if job.state == "queued" and progress is not None:
+                    progress((0, 1), desc=f"Queued behind {ahead} job{'s' if ahead != 1 else ''}", unit="jobs")
+        finally:
+            self._jobs.remove(job)
+        if "error" in box:
+            raise box["error"]
+        if "value" not in box:  # cancelled while it waited
+            raise Cancelled(job.message or "Cancelled before it started; nothing was written.")
+        return box["value"]
 
     def _inputs(self, values: Mapping[str, Any]) -> tuple[dict[str, Path], Path]:
         """The typed source/generated paths and the output folder (nothing touched on disk)."""
@@ -120,14 +174,6 @@ class DFIHandlers:
         common.allowed_path(pipeline.work_folder(output), "the work folder beside the output")
         return paths, output
 
-    @contextlib.contextmanager
-    def _guarded_if(self, needed: bool) -> Iterator[CancelToken]:
-        if not needed:
-            yield CancelToken()
-            return
-        with self.guard.run() as token:
-            yield token
-
     def preview(self, values: Mapping[str, Any], progress: Callable[..., Any] | None = None) -> tuple[Any, str]:
         """Compute masks for a few frames: (gallery items, status HTML).
 
@@ -138,18 +184,22 @@ class DFIHandlers:
             params = common.params_from_values(DFIParams, values)
             paths, output = self._inputs(values)
             indices = parse_frame_numbers(values.get("preview_frames"))
-            videos = [role for role, path in paths.items() if pipeline.is_video_input(path)]
-            with self._guarded_if(bool(videos)) as token:
-                prepared = pipeline.prepare_inputs(
-                    paths["source"],
-                    paths["generated"],
-                    pipeline.work_folder(output),
-                    progress=phase_progress(progress),
-                    cancel=token,
+            folders = dict(paths)
+            if any(pipeline.is_video_input(path) for path in paths.values()):
+                work = pipeline.work_folder(output)
+
+                def extract(job: Job) -> pipeline.PreparedInputs:
+                    return pipeline.prepare_inputs(
+                        paths["source"], paths["generated"], work, progress=phase_progress(progress), cancel=job.cancel
+                    )
+
+                prepared = self._queued(
+                    "extract (DFI preview)", extract, writes=[work], reads=list(paths.values()), progress=progress
                 )
+                folders = prepared.folders
             items = preview_masks(
-                prepared.folders["source"],
-                prepared.folders["generated"],
+                folders["source"],
+                folders["generated"],
                 params,
                 indices=indices or None,
                 count=self.settings.preview_frames,
@@ -179,8 +229,9 @@ class DFIHandlers:
             params = common.params_from_values(DFIParams, values)
             paths, output = self._inputs(values)
             limit = common.whole_number(values.get("frames_limit") or 0, "DFI frames limit (0 = all frames)")
-            with self.guard.run() as token:
-                done = pipeline.stabilise(
+
+            def stabilise(job: Job) -> pipeline.StabiliseResult:
+                return pipeline.stabilise(
                     paths["source"],
                     paths["generated"],
                     frames_dir=output,
@@ -191,8 +242,11 @@ class DFIHandlers:
                     overwrite=bool(values.get("overwrite")),
                     resume=bool(values.get("resume", True)),
                     progress=phase_progress(progress),
-                    cancel=token,
+                    cancel=job.cancel,
                 )
+
+            writes = [output, pipeline.work_folder(output)]
+            done = self._queued("dfi (tab)", stabilise, writes=writes, reads=list(paths.values()), progress=progress)
         except AbyszError as exc:
             return common.error_message(exc), *[gr.update()] * (self.RUN_OUTPUTS - 1)
         return self._result(done).outputs()
@@ -216,7 +270,10 @@ class DFIHandlers:
 
     def cancel(self) -> str:
         """Ask the running DFI (or its extraction, comparison or analysis) to stop."""
-        if self.guard.cancel():
+        live = [job for job in self._jobs if job.state in ("queued", "running")]
+        for job in live:
+            self.queue.cancel(job.id)
+        if live:
             return common.message("Cancelling: DFI stops after the current frame.", "warning")
         return common.message("No DFI run is going.")
 

@@ -15,6 +15,8 @@ parser.add_argument("--server-name", type=str, default=None, help="sets hostname
 parser.add_argument("--port", type=int, default=None, help="launch gradio with given server port")
 parser.add_argument("--hide-ui-dir-config", action="store_true", default=False, help="hide directory configuration")
 parser.add_argument("--gradio-auth", type=str, default=None, help='set gradio authentication like "user:pw"')
+parser.add_argument("--api", action="store_true", help="use api=True to launch the API together with the webui")
+parser.add_argument("--api-auth", type=str, default=None, help='set authentication for API like "username:password"')
 parser.add_argument("--data-dir", type=str, default=".", help="base path where all user data is stored")
 
 cmd_opts = parser.parse_args([])
