@@ -702,13 +702,15 @@ def register_webui(app: Any, cmd_opts: Any) -> bool:
     return True
 
 
-def serve(*, host: str = "127.0.0.1", port: int = 7870, credentials: Any = None) -> None:
+def serve(
+    *, host: str = "127.0.0.1", port: int = 7870, credentials: Any = None, extra_hosts: Sequence[str] = ()
+) -> None:
     """Serve the API alone with uvicorn (no gradio) until interrupted."""
     try:
         import uvicorn
     except ImportError as exc:
         msg = "The HTTP API needs uvicorn and fastapi: pip install uvicorn fastapi"
         raise MissingDependencyError(msg) from exc
-    app = create_app(credentials=credentials, bind_host=host)
+    app = create_app(credentials=credentials, bind_host=host, extra_hosts=extra_hosts)
     print(f"Abysz LAB API on http://{host}:{port}{PREFIX}/ (docs at {PREFIX}/docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -82,6 +82,43 @@ def add_folder_output_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_access_flags(parser: argparse.ArgumentParser, *, what: str, auth: bool = True) -> None:
+    """--auth, --auth-file, --allowed-root and --allowed-host, for the servers (ui, api)."""
+    if auth:
+        parser.add_argument(
+            "--auth", action="append", default=[], metavar="USER:PASS", help="require this login (repeatable)"
+        )
+    parser.add_argument("--auth-file", action="append", default=[], metavar="FILE", help="logins, one USER:PASS a line")
+    parser.add_argument(
+        "--allowed-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help=f"folders the {what} may read and write (repeatable; default with --listen: the current folder)",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another host name the server answers to (a tunnel or reverse proxy); others are refused",
+    )
+
+
+def server_access(args: argparse.Namespace, host: str, *, what: str):
+    """The access setup (logins, folders, hosts) of a server command from its flags."""
+    from abysz_lab.access import ServerAccess
+
+    return ServerAccess.from_flags(
+        host,
+        auth=args.auth,
+        auth_files=args.auth_file,
+        allowed_roots=args.allowed_root,
+        hosts=args.allowed_host,
+        what=what,
+    )
+
+
 # --- dfi ----------------------------------------------------------------------------------
 
 
@@ -576,22 +613,7 @@ def _add_ui(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="listen on every network interface, not only 127.0.0.1 (others can then reach it: use --auth)",
     )
-    p.add_argument("--auth", action="append", default=[], metavar="USER:PASS", help="require this login (repeatable)")
-    p.add_argument("--auth-file", action="append", default=[], metavar="FILE", help="logins, one USER:PASS a line")
-    p.add_argument(
-        "--allowed-root",
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="folders the UI may read and write (repeatable; default with --listen: the current folder)",
-    )
-    p.add_argument(
-        "--allowed-host",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="another host name the server answers to (a tunnel or reverse proxy); others are refused",
-    )
+    add_access_flags(p, what="UI")
     p.add_argument(
         "--api", action="store_true", help="also serve the HTTP API under /abysz-lab/v1 (see the api command)"
     )
@@ -611,7 +633,7 @@ def _run_ui(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("gradio") is None:
         msg = "The web UI needs gradio: pip install 'gradio>=3.41.2' (or use the A1111/Forge tab)."
         raise MissingDependencyError(msg)
-    from abysz_lab.ui import ServerAccess, UISettings, launch_standalone
+    from abysz_lab.ui import UISettings, launch_standalone
 
     settings = UISettings()
     if args.demo:
@@ -633,9 +655,7 @@ def _run_ui(args: argparse.Namespace) -> int:
         host=host,
         port=args.port,
         api=args.api,
-        access_rules=ServerAccess.from_flags(
-            host, auth=args.auth, auth_files=args.auth_file, allowed_roots=args.allowed_root, hosts=args.allowed_host
-        ),
+        access_rules=server_access(args, host, what="UI"),
     )
     return 0
 
@@ -653,18 +673,21 @@ def _add_api(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=7870, help="port to serve on (default: 7870)")
     p.add_argument("--listen", action="store_true", help="listen on every network interface, not only 127.0.0.1")
     p.add_argument("--auth", action="append", default=[], metavar="USER:PASS", help="require HTTP Basic credentials")
+    add_access_flags(p, what="API", auth=False)
     p.set_defaults(handler=_run_api)
 
 
 def _run_api(args: argparse.Namespace) -> int:
     from abysz_lab import api
-    from abysz_lab.access import load_credentials, policy_for_server, set_policy
+    from abysz_lab.access import check_port, set_policy
 
     host = "0.0.0.0" if args.listen else "127.0.0.1"  # noqa: S104 - every interface only when asked
-    policy = policy_for_server(host)
-    set_policy(policy)
-    print(policy.describe())
-    api.serve(host=host, port=args.port, credentials=load_credentials(args.auth))
+    check_port(args.port)
+    rules = server_access(args, host, what="API")
+    set_policy(rules.policy)
+    for line in rules.warnings():
+        print(line, file=sys.stderr)
+    api.serve(host=host, port=args.port, credentials=rules.credentials, extra_hosts=rules.rules.extra_hosts)
     return 0
 
 

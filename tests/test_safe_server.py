@@ -253,3 +253,28 @@ def test_a_bad_auth_value_is_one_line_and_exit_2():
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "USER:PASSWORD" in done.stderr
+
+
+def test_the_api_command_takes_the_same_access_flags(tmp_path):
+    """`api --listen --allowed-root R --auth-file F`: warns nothing (it has a login), 401 without it, /etc refused."""
+    root = tmp_path / "root"
+    root.mkdir()
+    users = tmp_path / "users.txt"
+    users.write_text("carol:pw\n")
+    port = free_port()
+    command = [sys.executable, "-m", "abysz_lab", "api", "--port", str(port), "--listen"]
+    command += ["--allowed-root", str(root), "--auth-file", str(users)]
+    base = f"http://127.0.0.1:{port}/abysz-lab/v1/"
+    with serving(command, tmp_path / "api.log", base + "version", ready_status=401, cwd=tmp_path):
+        job = {"kind": "dfi", "source": str(root), "generated": str(root), "out": "/etc"}
+        body = json.dumps(job).encode()
+        headers = {"Content-Type": "application/json"}
+        assert request(base + "jobs", method="POST", headers=headers, body=body)[0] == 401
+        status, text = request(base + "jobs", method="POST", headers=headers | login_header("carol", "pw"), body=body)
+        assert status == 403
+        assert "outside the folders this server may use" in text
+        status, _ = request(base + "version", headers={"Host": "rebind.example"} | login_header("carol", "pw"))
+        assert status == 403
+    log = (tmp_path / "api.log").read_text()
+    assert f"Folders are confined because --allowed-root was given to: {root.resolve()}" in log
+    assert "WARNING" not in log

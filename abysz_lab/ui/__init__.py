@@ -20,6 +20,7 @@ from typing import Any
 
 from abysz_lab import access
 from abysz_lab import params as prm
+from abysz_lab.access import ServerAccess
 from abysz_lab.errors import InputError
 from abysz_lab.frames import FrameLimits, set_frame_limits
 
@@ -206,53 +207,6 @@ def apply_webui_access(settings: UISettings, cmd_opts: Any, outputs_dir: str | o
     return "" if policy.unrestricted else f"Abysz LAB: {policy.describe()}"
 
 
-@dataclass(frozen=True)
-class ServerAccess:
-    """Who may use the standalone server and what it may touch: logins, allowed folders, accepted hosts."""
-
-    host: str = "127.0.0.1"
-    credentials: access.Credentials | None = None
-    policy: access.AccessPolicy = access.AccessPolicy()
-    rules: access.HostRules = access.HostRules()
-
-    @classmethod
-    def from_flags(
-        cls,
-        host: str,
-        *,
-        auth: list[str] | tuple[str, ...] = (),
-        auth_files: list[str] | tuple[str, ...] = (),
-        allowed_roots: list[str] | tuple[str, ...] = (),
-        hosts: list[str] | tuple[str, ...] = (),
-    ) -> ServerAccess:
-        """From the ``ui`` command's flags (--auth, --auth-file, --allowed-root, --allowed-host); InputError if bad."""
-        return cls(
-            host=host,
-            credentials=access.load_credentials(auth, auth_files),
-            policy=access.policy_for_server(host, allowed_roots),
-            rules=access.HostRules.for_bind(host, extra_hosts=hosts),
-        )
-
-    def warnings(self) -> list[str]:
-        """What to print at start: the risk of an open network server, and the folders it is confined to."""
-        notes = []
-        if not access.is_loopback(self.host) and self.credentials is None:
-            notes.append(
-                "WARNING: the UI listens on the network (--listen) without a login: anyone who can reach this "
-                "port can run every tool and read and write files in the allowed folders. Add --auth USER:PASS "
-                "(or --auth-file FILE)."
-            )
-        notes.append(self.policy.describe())
-        return notes
-
-
-def check_port(port: int | None) -> None:
-    """Refuse a port outside 1-65535 before gradio tries to bind it (it would crash with a traceback)."""
-    if port is not None and not 1 <= port <= 65535:
-        msg = f"--port must be between 1 and 65535, got {port}."
-        raise InputError(msg)
-
-
 def launch_standalone(
     settings: UISettings | None = None,
     *,
@@ -273,7 +227,7 @@ def launch_standalone(
 
     from abysz_lab.ui import compat
 
-    check_port(port)
+    access.check_port(port)
     rules = access_rules or ServerAccess(host=host, rules=access.HostRules.for_bind(host))
     access.set_policy(rules.policy)
     for line in rules.warnings():
