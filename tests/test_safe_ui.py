@@ -120,3 +120,12 @@ def test_an_output_at_the_allowed_root_itself_is_refused_as_its_work_folder_woul
     access.set_policy(access.AccessPolicy((root,)))
     status, *_ = dfi.run(dfi_values(clip.source, clip.generated, root, compare=False, analyze=False))
     red(status, "Refused", "work folder")
+
+
+def test_assemble_of_a_folder_outside_the_allowed_folders_is_refused(tools, clip, tmp_path):
+    """The issue's second leak: assemble any server image folder, then fetch the MP4 through /file=."""
+    access.set_policy(access.AccessPolicy((tmp_path / "clip" / "generated",)))
+    status, video, _ = tools.assemble(assemble_values(frames=clip.source, output=tmp_path / "leak.mp4"))
+    red(status, "Refused", "outside")
+    assert not (tmp_path / "leak.mp4").exists()
+    assert tools.served.folder is None  # nothing was handed to gradio to serve
