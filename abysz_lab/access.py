@@ -34,6 +34,13 @@ RequestGuard
 
     A refused request gets 403 (foreign Origin or Host) or 401 (missing or
     wrong Basic credentials), with a one-line plain-text reason.
+    ``webui_host_rules(cmd_opts)`` gives the rules for routes added to A1111.
+
+ServerAccess
+    All of it for one server, from the ``ui``/``api`` flags::
+
+        rules = ServerAccess.from_flags(host, auth=[...], auth_files=[...], allowed_roots=[...], hosts=[...])
+        set_policy(rules.policy); rules.warnings(); rules.credentials; rules.rules
 """
 
 from __future__ import annotations
@@ -321,7 +328,8 @@ class HostRules:
     so the Host check is about names: a loopback server answers to
     ``localhost`` and loopback addresses only; a network one also to any IP
     address (no DNS involved), this machine's names and ``extra_hosts`` (a
-    tunnel or reverse-proxy name you give).
+    tunnel or reverse-proxy name you give; ``.example.com`` matches every
+    name ending so).
     """
 
     loopback_only: bool = True
@@ -343,7 +351,7 @@ class HostRules:
         if not host_header:
             return False  # HTTP/1.1 requires it; only hand-made requests lack it
         host, _ = _split_host(host_header)
-        if host in self.extra_hosts or is_loopback(host):
+        if is_loopback(host) or any(host == h or (h.startswith(".") and host.endswith(h)) for h in self.extra_hosts):
             return True
         if self.loopback_only:
             return False
@@ -374,6 +382,16 @@ class HostRules:
         if not self.origin_allowed(headers.get("origin"), host):
             return f"Refused: a page from {headers.get('origin')!r} may not use this server (cross-site request)."
         return ""
+
+
+GRADIO_SHARE_HOSTS = (".gradio.live",)  # where `--share` tunnels come in
+
+
+def webui_host_rules(cmd_opts: Any, *, extra_hosts: Iterable[str] = ()) -> HostRules:
+    """The HostRules for routes added to an A1111/Forge app, from its ``cmd_opts`` (listen, server_name, share)."""
+    bind = getattr(cmd_opts, "server_name", None) or ("0.0.0.0" if getattr(cmd_opts, "listen", False) else "127.0.0.1")
+    extra = [*extra_hosts, *(GRADIO_SHARE_HOSTS if getattr(cmd_opts, "share", False) else ())]
+    return HostRules.for_bind(bind, extra_hosts=extra)
 
 
 def _basic_challenge_paths(path: str, prefixes: Sequence[str]) -> bool:
@@ -451,3 +469,56 @@ def guard_dependency(rules: HostRules, credentials: Credentials | None = None) -
     # it is not (fastapi is imported lazily): give it the class itself.
     check.__annotations__["request"] = Request
     return check
+
+
+# --- a server's whole access setup -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerAccess:
+    """Who may use the standalone server and what it may touch: logins, allowed folders, accepted hosts."""
+
+    host: str = "127.0.0.1"
+    what: str = "UI"  # "UI" or "API", for the warning
+    credentials: Credentials | None = None
+    policy: AccessPolicy = AccessPolicy()
+    rules: HostRules = HostRules()
+
+    @classmethod
+    def from_flags(
+        cls,
+        host: str,
+        *,
+        auth: list[str] | tuple[str, ...] = (),
+        auth_files: list[str] | tuple[str, ...] = (),
+        allowed_roots: list[str] | tuple[str, ...] = (),
+        hosts: list[str] | tuple[str, ...] = (),
+        what: str = "UI",
+    ) -> ServerAccess:
+        """From the ``ui``/``api`` flags (--auth, --auth-file, --allowed-root, --allowed-host); InputError if bad."""
+        return cls(
+            host=host,
+            credentials=load_credentials(auth, auth_files),
+            policy=policy_for_server(host, allowed_roots),
+            rules=HostRules.for_bind(host, extra_hosts=hosts),
+            what=what,
+        )
+
+    def warnings(self) -> list[str]:
+        """What to print at start: the risk of an open network server, and the folders it is confined to."""
+        notes = []
+        if not is_loopback(self.host) and self.credentials is None:
+            notes.append(
+                f"WARNING: the {self.what} listens on the network (--listen) without a login: anyone who can "
+                "reach this port can run every tool and read and write files in the allowed folders. "
+                "Add --auth USER:PASS (or --auth-file FILE)."
+            )
+        notes.append(self.policy.describe())
+        return notes
+
+
+def check_port(port: int | None) -> None:
+    """Refuse a port outside 1-65535 before a server tries to bind it (it would crash with a traceback)."""
+    if port is not None and not 1 <= port <= 65535:
+        msg = f"--port must be between 1 and 65535, got {port}."
+        raise InputError(msg)

@@ -56,6 +56,7 @@ from abysz_lab.frames import (
     write_frame,
 )
 from abysz_lab.jobs import SIDECAR_SUFFIX, CancelToken, ProgressCallback, report
+from abysz_lab.locks import folder_lock
 
 MIN_MEASURED_SHARE = 0.005  # below this share of measured pixels a frame's flicker is undefined (NaN)
 CUT_MEASURED_SHARE = 0.15  # a frame whose flow explains less of the picture than this follows a scene cut
@@ -912,12 +913,13 @@ def write_report(
     them. Every file is written atomically.
     """
     out = check_output_folder(folder, *inputs)
-    json_path, csv_path, plot_path = out / "analysis.json", out / "analysis.csv", out / "analysis.png"
-    write_bytes_atomic(json_path, json.dumps(result.as_dict(), indent=1, allow_nan=False).encode("utf-8"))
-    write_bytes_atomic(csv_path, csv_text(result).encode("utf-8"))
-    write_bytes_atomic(plot_path, render_plot(result))
-    heat_path = None
-    if result.heatmap is not None:
-        heat_path = out / f"heatmap_{result.heatmap.index:04d}.png"
-        write_frame(heat_path, result.heatmap.image)
+    with folder_lock(out, "Analyze report"):  # one writer per folder
+        json_path, csv_path, plot_path = out / "analysis.json", out / "analysis.csv", out / "analysis.png"
+        write_bytes_atomic(json_path, json.dumps(result.as_dict(), indent=1, allow_nan=False).encode("utf-8"))
+        write_bytes_atomic(csv_path, csv_text(result).encode("utf-8"))
+        write_bytes_atomic(plot_path, render_plot(result))
+        heat_path = None
+        if result.heatmap is not None:
+            heat_path = out / f"heatmap_{result.heatmap.index:04d}.png"
+            write_frame(heat_path, result.heatmap.image)
     return ReportFiles(json_path, csv_path, plot_path, heat_path)

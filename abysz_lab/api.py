@@ -270,14 +270,22 @@ def create_app(
 
 
 def add_to_app(
-    app: Any, *, credentials: Any = None, bind_host: str = "127.0.0.1", queue: JobQueue | None = None
+    app: Any,
+    *,
+    credentials: Any = None,
+    bind_host: str = "127.0.0.1",
+    queue: JobQueue | None = None,
+    extra_hosts: tuple[str, ...] = (),
 ) -> None:
-    """Add the API's routes to an app that is not ours (gradio's, A1111's), guarded per route."""
+    """Add the API's routes to an app that is not ours (gradio's, A1111's), guarded per route.
+
+    ``extra_hosts``: the names the server also answers to (``ui --allowed-host``).
+    """
     from fastapi import Depends
 
     from abysz_lab.access import HostRules, guard_dependency
 
-    rules = HostRules.for_bind(bind_host)
+    rules = HostRules.for_bind(bind_host, extra_hosts=extra_hosts)
     app.include_router(make_router(queue, dependencies=[Depends(guard_dependency(rules, credentials))]))
 
 
@@ -304,13 +312,15 @@ def register_webui(app: Any, cmd_opts: Any) -> bool:
     return True
 
 
-def serve(*, host: str = "127.0.0.1", port: int = 7870, credentials: Any = None) -> None:
+def serve(
+    *, host: str = "127.0.0.1", port: int = 7870, credentials: Any = None, extra_hosts: Sequence[str] = ()
+) -> None:
     """Serve the API alone with uvicorn (no gradio) until interrupted."""
     try:
         import uvicorn
     except ImportError as exc:
         msg = "The HTTP API needs uvicorn and fastapi: pip install uvicorn fastapi"
         raise MissingDependencyError(msg) from exc
-    app = create_app(credentials=credentials, bind_host=host)
+    app = create_app(credentials=credentials, bind_host=host, extra_hosts=extra_hosts)
     print(f"Abysz LAB API on http://{host}:{port}{PREFIX}/ (docs at {PREFIX}/docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

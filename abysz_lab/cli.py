@@ -17,6 +17,7 @@ from pathlib import Path
 from abysz_lab import __version__
 from abysz_lab import params as prm
 from abysz_lab.errors import AbyszError, Cancelled
+from abysz_lab.frames import FrameLimits, set_frame_limits
 from abysz_lab.jobs import CancelToken, Progress, RunSummary
 
 DEFAULT_DEMO_DIR = Path("abysz_demo")
@@ -78,6 +79,43 @@ def add_folder_output_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="allow replacing same-named files in --out")
     parser.add_argument(
         "--no-resume", action="store_true", help="start over even if an identical run was interrupted or is done"
+    )
+
+
+def add_access_flags(parser: argparse.ArgumentParser, *, what: str, auth: bool = True) -> None:
+    """--auth, --auth-file, --allowed-root and --allowed-host, for the servers (ui, api)."""
+    if auth:
+        parser.add_argument(
+            "--auth", action="append", default=[], metavar="USER:PASS", help="require this login (repeatable)"
+        )
+    parser.add_argument("--auth-file", action="append", default=[], metavar="FILE", help="logins, one USER:PASS a line")
+    parser.add_argument(
+        "--allowed-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help=f"folders the {what} may read and write (repeatable; default with --listen: the current folder)",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another host name the server answers to (a tunnel or reverse proxy); others are refused",
+    )
+
+
+def server_access(args: argparse.Namespace, host: str, *, what: str):
+    """The access setup (logins, folders, hosts) of a server command from its flags."""
+    from abysz_lab.access import ServerAccess
+
+    return ServerAccess.from_flags(
+        host,
+        auth=args.auth,
+        auth_files=args.auth_file,
+        allowed_roots=args.allowed_root,
+        hosts=args.allowed_host,
+        what=what,
     )
 
 
@@ -530,8 +568,11 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
 
 def _run_analyze(args: argparse.Namespace) -> int:
     from abysz_lab.analysis import AnalysisParams, analyze_folders, write_report
+    from abysz_lab.frames import check_output_folder
 
     params = prm.from_namespace(AnalysisParams, args)
+    inputs = [args.source, args.generated] + ([args.output] if args.output else [])
+    check_output_folder(args.report, *inputs)  # before the analysis, not after: never into an input folder
     with cancel_on_ctrl_c() as token, progress_bar("Analyse") as bar:
         result = analyze_folders(
             args.source,
@@ -543,7 +584,6 @@ def _run_analyze(args: argparse.Namespace) -> int:
             progress=bar,
             cancel=token,
         )
-    inputs = [args.source, args.generated] + ([args.output] if args.output else [])
     files = write_report(result, args.report, *inputs)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -568,7 +608,12 @@ def _add_ui(sub: argparse._SubParsersAction) -> None:
         "unless --listen is given.",
     )
     p.add_argument("--port", type=int, default=None, help="port to serve on (default: gradio's, 7860 or the next free)")
-    p.add_argument("--listen", action="store_true", help="listen on every network interface, not only 127.0.0.1")
+    p.add_argument(
+        "--listen",
+        action="store_true",
+        help="listen on every network interface, not only 127.0.0.1 (others can then reach it: use --auth)",
+    )
+    add_access_flags(p, what="UI")
     p.add_argument(
         "--api", action="store_true", help="also serve the HTTP API under /abysz-lab/v1 (see the api command)"
     )
@@ -605,7 +650,13 @@ def _run_ui(args: argparse.Namespace) -> int:
             output=str((clip.root / "stabilised").resolve()),
         )
     host = "0.0.0.0" if args.listen else "127.0.0.1"  # every interface only when asked
-    launch_standalone(settings, host=host, port=args.port, api=args.api)
+    launch_standalone(
+        settings,
+        host=host,
+        port=args.port,
+        api=args.api,
+        access_rules=server_access(args, host, what="UI"),
+    )
     return 0
 
 
@@ -622,18 +673,21 @@ def _add_api(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=7870, help="port to serve on (default: 7870)")
     p.add_argument("--listen", action="store_true", help="listen on every network interface, not only 127.0.0.1")
     p.add_argument("--auth", action="append", default=[], metavar="USER:PASS", help="require HTTP Basic credentials")
+    add_access_flags(p, what="API", auth=False)
     p.set_defaults(handler=_run_api)
 
 
 def _run_api(args: argparse.Namespace) -> int:
     from abysz_lab import api
-    from abysz_lab.access import load_credentials, policy_for_server, set_policy
+    from abysz_lab.access import check_port, set_policy
 
     host = "0.0.0.0" if args.listen else "127.0.0.1"  # noqa: S104 - every interface only when asked
-    policy = policy_for_server(host)
-    set_policy(policy)
-    print(policy.describe())
-    api.serve(host=host, port=args.port, credentials=load_credentials(args.auth))
+    check_port(args.port)
+    rules = server_access(args, host, what="API")
+    set_policy(rules.policy)
+    for line in rules.warnings():
+        print(line, file=sys.stderr)
+    api.serve(host=host, port=args.port, credentials=rules.credentials, extra_hosts=rules.rules.extra_hosts)
     return 0
 
 
@@ -664,6 +718,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in COMMANDS:
         add(sub)
+    # Every command reads frames: the same limit everywhere (a parser with aliases is listed once per name).
+    for command in {id(p): p for p in sub.choices.values()}.values():
+        prm.add_arguments(command.add_argument_group("frame limits"), FrameLimits)
     return parser
 
 
@@ -671,6 +728,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
     try:
+        set_frame_limits(prm.from_namespace(FrameLimits, args))
         return args.handler(args)
     except Cancelled as exc:
         print(f"cancelled: {exc}", file=sys.stderr)
@@ -683,3 +741,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("aborted.", file=sys.stderr)
         return 130
+    except MemoryError:
+        if args.debug:
+            raise
+        print(
+            "error: not enough memory: use smaller frames, lower --max-megapixels, or close other programs.",
+            file=sys.stderr,
+        )
+        return 2

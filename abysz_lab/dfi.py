@@ -29,6 +29,7 @@ from abysz_lab.errors import InputError
 from abysz_lab.frames import (
     FrameFolder,
     fit_to_size,
+    frame_size,
     list_frames,
     read_ahead,
     read_frame,
@@ -390,7 +391,13 @@ def pair_frames(source_dir: str | os.PathLike[str], generated_dir: str | os.Path
     return FramePairs(source, generated, count, tuple(warnings))
 
 
-def _read_pair(source_path: Path, generated_path: Path, map_denoise: int) -> tuple[np.ndarray, np.ndarray]:
+def _read_pair(
+    source_path: Path, generated_path: Path, map_denoise: int, expected: tuple[int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    if expected is not None:  # from the header, before decoding a pixel or resizing the source up to it
+        size = frame_size(generated_path)
+        if size is not None and size != expected:
+            _size_mismatch(generated_path, size, expected)
     generated = read_frame(generated_path)
     h, w = generated.shape[:2]
     return prepare_source(read_frame(source_path), (w, h), map_denoise), generated
@@ -399,11 +406,15 @@ def _read_pair(source_path: Path, generated_path: Path, map_denoise: int) -> tup
 def _check_size(generated: np.ndarray, expected: tuple[int, int], path: Path) -> None:
     h, w = generated.shape[:2]
     if (w, h) != expected:
-        msg = (
-            f"Generated frame {path.name} is {w}x{h} but the first one is {expected[0]}x{expected[1]}. "
-            "All generated frames must have the same size: re-run img2img with a fixed size."
-        )
-        raise InputError(msg)
+        _size_mismatch(path, (w, h), expected)
+
+
+def _size_mismatch(path: Path, size: tuple[int, int], expected: tuple[int, int]) -> None:
+    msg = (
+        f"Generated frame {path.name} is {size[0]}x{size[1]} but the first one is {expected[0]}x{expected[1]}. "
+        "All generated frames must have the same size: re-run img2img with a fixed size."
+    )
+    raise InputError(msg)
 
 
 def run_dfi(
@@ -461,8 +472,9 @@ def run_dfi(
             src, prev_out = _read_pair(sources[done - 1], out_paths[done - 1], params.map_denoise)
             first_size = (prev_out.shape[1], prev_out.shape[0])
             state = start_state(src, prev_out, step_index=done - 1)
+        expected = first_size or (frame_size(generated[0]) if generated else None)
         pairs_in = read_ahead(
-            lambda i: _read_pair(sources[i], generated[i], params.map_denoise),
+            lambda i: _read_pair(sources[i], generated[i], params.map_denoise, expected),
             range(first, total),
             workers=workers,
             depth=workers + 2,

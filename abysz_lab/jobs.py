@@ -151,7 +151,11 @@ def frames_fingerprint(paths: Sequence[Path]) -> str:
     """A digest of the names, sizes and modification times of input files: changes when any is replaced."""
     digest = hashlib.sha1(usedforsecurity=False)
     for path in paths:
-        st = path.stat()
+        try:
+            st = path.stat()
+        except OSError as exc:  # removed, or a broken link, since the folder was listed
+            msg = f"Cannot read {path}: {exc.strerror or exc}. Check the file is still there."
+            raise InputError(msg) from exc
         digest.update(f"{path.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 

@@ -67,7 +67,7 @@ class ParamSpec:
                     raise InputError(msg)
             else:
                 converted = str(value)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: float(10**400)
             if isinstance(exc, InputError):
                 raise
             msg = f"{self.label} ({self.name}) must be a {self.kind.__name__}, got {value!r}."

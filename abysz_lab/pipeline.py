@@ -31,7 +31,6 @@ from typing import Any
 
 from abysz_lab.errors import AbyszError, Cancelled, InputError
 from abysz_lab.jobs import SIDECAR_SUFFIX, CancelToken, Progress, RunSummary
-from abysz_lab.locks import file_lock
 
 WORK_SUFFIX = "_work"  # <result>_work/source and /generated hold frames extracted from video inputs
 WORK_MARKER = ".abysz_lab_work"  # marks a work folder as ours, so a cancelled extraction may be replaced
@@ -466,17 +465,17 @@ def _assemble(result: StabiliseResult, out: Path, assemble, overwrite, phases, c
     # that `extract` wrote); without one the assembly says it used 24 fps.
     timing = result.folders["source"] if (result.folders["source"] / video.SIDECAR_NAME).is_file() else None
     out.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock(out, "stabilise video"):
-        return video.assemble_video(
-            result.frames,
-            out,
-            assemble,
-            timing=timing,
-            overwrite=overwrite or _ours(out, result.dfi.output),
-            progress=phases.reporter(PHASE_VIDEO),
-            cancel=cancel,
-            workers=workers,
-        )
+    # assemble_video holds the output file's lock itself (locks.file_lock): taking it here too would refuse.
+    return video.assemble_video(
+        result.frames,
+        out,
+        assemble,
+        timing=timing,
+        overwrite=overwrite or _ours(out, result.dfi.output),
+        progress=phases.reporter(PHASE_VIDEO),
+        cancel=cancel,
+        workers=workers,
+    )
 
 
 def _ours(out: Path, record_dir: Path) -> bool:

@@ -189,3 +189,15 @@ def test_policy_paths_are_resolved_against_the_working_folder(tmp_path, monkeypa
     policy = AccessPolicy((Path("."),))
     assert policy.roots == (tmp_path.resolve(),)
     assert policy.check_path("sub", "x") == tmp_path.resolve() / "sub"
+
+
+def test_webui_host_rules_follow_its_flags():
+    from abysz_lab.access import webui_host_rules
+
+    local = webui_host_rules(SimpleNamespace(listen=False, share=False, server_name=None))
+    assert local.refusal({"host": "192.168.1.5:7860"})
+    listening = webui_host_rules(SimpleNamespace(listen=True, share=False, server_name=None))
+    assert not listening.refusal({"host": "192.168.1.5:7860"})
+    shared = webui_host_rules(SimpleNamespace(listen=False, share=True, server_name=None))
+    assert not shared.refusal({"host": "abc123.gradio.live", "origin": "https://abc123.gradio.live"})
+    assert shared.refusal({"host": "gradio.live.evil.example"})

@@ -258,8 +258,8 @@ def test_prepare_frames_does_not_reuse_a_folder_another_video_was_cancelled_into
     expected = [read_frame(p) for p in sorted(work.glob("frame_*.png"))]
     token, callback = cancel_after(3)
     with pytest.raises(Cancelled):
-        extract_frames(other, work, ExtractParams(fps=10), progress=callback, cancel=token)
-    again = prepare_frames(clip, work, ExtractParams(fps=10))
+        extract_frames(other, work, ExtractParams(fps=10), overwrite=True, progress=callback, cancel=token)
+    again = prepare_frames(clip, work, ExtractParams(fps=10), overwrite=True)  # a work folder the caller owns
     assert again.summary is not None  # extracted afresh
     frames = [read_frame(p) for p in sorted(work.glob("frame_*.png"))]
     assert len(frames) == len(expected)

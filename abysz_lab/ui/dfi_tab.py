@@ -170,6 +170,8 @@ class DFIHandlers:
             suffix=OUTPUT_SUFFIX,
             what=ROLES["generated"],
         )
+        # The work folder and the comparison video go beside the output: they must be allowed too.
+        common.allowed_path(pipeline.work_folder(output), "the work folder beside the output")
         return paths, output
 
     def preview(self, values: Mapping[str, Any], progress: Callable[..., Any] | None = None) -> tuple[Any, str]:

@@ -1,9 +1,12 @@
-"""Stand-in for ``modules.shared``: ``opts``, ``OptionInfo`` (A1111 keeps them in modules.options) and ``cmd_opts``."""
+"""Stand-in for ``modules.shared``: ``opts``, ``OptionInfo`` (A1111 keeps it in modules.options) and ``cmd_opts``."""
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
+
+from modules import shared_cmd_options
+
+cmd_opts = shared_cmd_options.cmd_opts
 
 
 class OptionInfo:
@@ -69,16 +72,15 @@ class Options:
     def __setattr__(self, key: str, value: Any) -> None:
         self.data[key] = value
 
+    def set(self, key: str, value: Any, is_api: bool = False, run_callbacks: bool = True) -> bool:  # noqa: ARG002
+        """What Settings -> Apply does for one changed value: store it, then run its onchange callback."""
+        if self.data.get(key) == value:
+            return False
+        self.data[key] = value
+        info = self.data_labels.get(key)
+        if run_callbacks and info is not None and info.onchange is not None:
+            info.onchange()
+        return True
+
 
 opts = Options()
-
-# The parsed command line (modules.shared_cmd_options in A1111): the flags Abysz LAB reads, at their defaults.
-# Tests set them (cmd_opts.api = True, cmd_opts.api_auth = "user:pass") before calling app_started_callback.
-cmd_opts = argparse.Namespace(
-    api=False,
-    api_auth=None,
-    listen=False,
-    share=False,
-    server_name=None,
-    hide_ui_dir_config=False,
-)
