@@ -285,11 +285,18 @@ class JobQueue:
         if message:
             job.message = message
         job.error = error
+        job.run = _spent  # drop the closure (and what it holds: frames, results) while the record is kept
         job._finished_event.set()  # noqa: SLF001 - the queue owns its jobs' events
         finished = sorted((j for j in self._jobs.values() if j.state in FINISHED), key=lambda j: j.number)
         for old in finished[:-KEEP_FINISHED]:
             del self._jobs[old.id]
         self._lock.notify_all()
+
+
+def _spent(job: Job) -> dict[str, Any]:
+    """What a finished job's ``run`` becomes: running it again is a mistake."""
+    msg = f"{job.describe()} has finished; submit a new job to run it again."
+    raise InputError(msg)
 
 
 _default: JobQueue | None = None

@@ -69,6 +69,10 @@ def test_cancel_a_queued_job_at_once_and_a_running_one_between_frames(queue, tmp
 
     running = queue.submit("a", cancellable, writes=[tmp_path / "a"], reads=[tmp_path / "in"])
     waiting = queue.submit("b", cancellable, writes=[tmp_path / "b"], reads=[tmp_path / "in"])
+    for _ in range(200):
+        if running.state == "running":
+            break
+        running.wait(0.02)
     queue.cancel(waiting.id)
     assert waiting.state == "cancelled" and "nothing was written" in waiting.message
     queue.cancel(running.id)
@@ -85,3 +89,24 @@ def test_a_failing_job_is_failed_with_its_message_and_the_worker_goes_on(queue, 
     assert (failed.state, failed.error) == ("failed", "The source folder does not exist.")
     fine = queue.submit("b", lambda job: {}, writes=[tmp_path / "b"])
     assert fine.wait(10) and fine.state == "done"
+
+
+def test_a_finished_job_no_longer_holds_what_its_function_captured(queue, tmp_path):
+    """Remembered jobs must not keep frames or results alive: the server's memory goes back to idle."""
+    import gc
+    import weakref
+
+    import numpy as np
+
+    class Frames:
+        def __init__(self):
+            self.data = np.zeros((256, 256, 3), np.uint8)
+
+    frames = Frames()
+    alive = weakref.ref(frames)
+    job = queue.submit("a", lambda job, held=frames: {"shape": list(held.data.shape)}, writes=[tmp_path / "a"])
+    del frames
+    assert job.wait(10)
+    gc.collect()
+    assert alive() is None
+    assert job.result == {"shape": [256, 256, 3]}
