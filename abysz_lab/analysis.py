@@ -56,6 +56,7 @@ from abysz_lab.frames import (
     write_frame,
 )
 from abysz_lab.jobs import SIDECAR_SUFFIX, CancelToken, ProgressCallback, report
+from abysz_lab.locks import folder_lock
 
 MIN_MEASURED_SHARE = 0.005  # below this share of measured pixels a frame's flicker is undefined (NaN)
 CUT_MEASURED_SHARE = 0.15  # a frame whose flow explains less of the picture than this follows a scene cut
@@ -731,6 +732,17 @@ def analyze_folders(
     are fitted to the generated frame size. Frames are read ahead on ``workers``
     threads, so memory does not grow with the clip. Nothing is written. Raises
     InputError for unusable input and Cancelled when ``cancel`` is set.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from abysz_lab.demo import make_demo_clip
+    >>> from abysz_lab.dfi import run_dfi
+    >>> clip = make_demo_clip(tempfile.mkdtemp(), frames=6, width=64, height=48)
+    >>> _ = run_dfi(clip.source, clip.generated, clip.root / "out")
+    >>> result = analyze_folders(clip.source, clip.generated, clip.root / "out")
+    >>> result.summary.flicker_output < result.summary.flicker_generated  # DFI steadied the clip
+    True
     """
     start = time.perf_counter()
     clip = _pair_clip(source_dir, generated_dir, output_dir, frames_limit)
@@ -915,12 +927,13 @@ def write_report(
     them. Every file is written atomically.
     """
     out = check_output_folder(folder, *inputs)
-    json_path, csv_path, plot_path = out / "analysis.json", out / "analysis.csv", out / "analysis.png"
-    write_bytes_atomic(json_path, json.dumps(result.as_dict(), indent=1, allow_nan=False).encode("utf-8"))
-    write_bytes_atomic(csv_path, csv_text(result).encode("utf-8"))
-    write_bytes_atomic(plot_path, render_plot(result))
-    heat_path = None
-    if result.heatmap is not None:
-        heat_path = out / f"heatmap_{result.heatmap.index:04d}.png"
-        write_frame(heat_path, result.heatmap.image)
+    with folder_lock(out, "Analyze report"):  # one writer per folder
+        json_path, csv_path, plot_path = out / "analysis.json", out / "analysis.csv", out / "analysis.png"
+        write_bytes_atomic(json_path, json.dumps(result.as_dict(), indent=1, allow_nan=False).encode("utf-8"))
+        write_bytes_atomic(csv_path, csv_text(result).encode("utf-8"))
+        write_bytes_atomic(plot_path, render_plot(result))
+        heat_path = None
+        if result.heatmap is not None:
+            heat_path = out / f"heatmap_{result.heatmap.index:04d}.png"
+            write_frame(heat_path, result.heatmap.image)
     return ReportFiles(json_path, csv_path, plot_path, heat_path)

@@ -18,6 +18,7 @@ from pathlib import Path
 from abysz_lab import __version__
 from abysz_lab import params as prm
 from abysz_lab.errors import AbyszError, Cancelled
+from abysz_lab.frames import FrameLimits, set_frame_limits
 from abysz_lab.jobs import CancelToken, Progress, RunSummary
 
 DEFAULT_DEMO_DIR = Path("abysz_demo")
@@ -111,6 +112,43 @@ def add_folder_output_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_access_flags(parser: argparse.ArgumentParser, *, what: str, auth: bool = True) -> None:
+    """--auth, --auth-file, --allowed-root and --allowed-host, for the servers (ui, api)."""
+    if auth:
+        parser.add_argument(
+            "--auth", action="append", default=[], metavar="USER:PASS", help="require this login (repeatable)"
+        )
+    parser.add_argument("--auth-file", action="append", default=[], metavar="FILE", help="logins, one USER:PASS a line")
+    parser.add_argument(
+        "--allowed-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help=f"folders the {what} may read and write (repeatable; default with --listen: the current folder)",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another host name the server answers to (a tunnel or reverse proxy); others are refused",
+    )
+
+
+def server_access(args: argparse.Namespace, host: str, *, what: str):
+    """The access setup (logins, folders, hosts) of a server command from its flags."""
+    from abysz_lab.access import ServerAccess
+
+    return ServerAccess.from_flags(
+        host,
+        auth=args.auth,
+        auth_files=args.auth_file,
+        allowed_roots=args.allowed_root,
+        hosts=args.allowed_host,
+        what=what,
+    )
+
+
 # --- dfi ----------------------------------------------------------------------------------
 
 
@@ -148,46 +186,70 @@ def _add_dfi(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_run_dfi)
 
 
-def _frames_of(path: str, work: Path, role: str, token: CancelToken) -> str:
-    """A frame folder for a --source/--generated value: the folder itself, or a video's extracted frames."""
-    from abysz_lab.video import VIDEO_EXTENSIONS, prepare_frames
+@contextmanager
+def phase_bars() -> Iterator[Callable]:
+    """One progress bar per pipeline phase ("Extract source video", "DFI", ...), each closed when the next starts."""
+    from contextlib import ExitStack
 
-    if Path(path).expanduser().suffix.lower() not in VIDEO_EXTENSIONS:
-        return path  # a folder (or a mistake list_frames explains)
-    with progress_bar(f"Extract {role}") as bar:
-        prepared = prepare_frames(path, work / role, progress=bar, cancel=token)
-    for warning in prepared.summary.warnings if prepared.summary else ():  # e.g. a damaged video
-        print(f"warning: {role} video: {warning}", file=sys.stderr)
-    return str(prepared.folder)
+    current: dict = {"phase": None, "update": None, "stack": None}
+
+    def update(report) -> None:
+        if report.phase != current["phase"]:
+            if current["stack"] is not None:
+                current["stack"].close()
+            stack = ExitStack()
+            current.update(phase=report.phase, stack=stack, update=stack.enter_context(progress_bar(report.title)))
+        current["update"](report.progress)
+
+    try:
+        yield update
+    finally:
+        if current["stack"] is not None:
+            current["stack"].close()
 
 
 def _run_dfi(args: argparse.Namespace) -> int:
-    from abysz_lab.dfi import DFIParams, run_dfi
+    from abysz_lab import pipeline
+    from abysz_lab.dfi import DFIParams
     from abysz_lab.errors import InputError
 
     params = prm.from_namespace(DFIParams, args)
     if not args.out and not args.preview_masks:
         msg = "dfi needs --out DIR for the stabilised frames (or only --preview-masks DIR to look at masks)."
         raise InputError(msg)
-    work = Path(f"{Path(args.out or args.preview_masks).expanduser()}_work")  # beside the output, like the tab's
     with cancel_on_ctrl_c() as token:
-        args.source = _frames_of(args.source, work, "source", token)
-        args.generated = _frames_of(args.generated, work, "generated", token)
         if args.preview_masks:
+            with phase_bars() as bars:
+                prepared = pipeline.prepare_inputs(
+                    args.source,
+                    args.generated,
+                    pipeline.work_folder(Path(args.out or args.preview_masks)),
+                    progress=bars,
+                    cancel=token,
+                )
+            args.source, args.generated = (str(prepared.folders[r]) for r in pipeline.ROLES)
             return _write_mask_previews(args, params)
-        with progress_bar("DFI") as bar:
-            summary = run_dfi(
+        with phase_bars() as bars:
+            result = pipeline.stabilise(
                 args.source,
                 args.generated,
-                args.out,
-                params,
+                frames_dir=args.out,
+                params=params,
                 frames_limit=args.frames_limit,
                 overwrite=args.overwrite,
                 resume=not args.no_resume,
-                progress=bar,
+                progress=bars,
                 cancel=token,
             )
-    print_summary(summary)
+    video_warnings = {role: run.warnings for role, run in result.extractions.items() if run is not None}
+    shown = {w for found in video_warnings.values() for w in found}
+    for note in result.notes:
+        if note not in shown:
+            print(note)
+    for role, found in video_warnings.items():
+        for warning in found:  # e.g. a damaged video
+            print(f"warning: {role} video: {warning}", file=sys.stderr)
+    print_summary(result.dfi)
     return 0
 
 
@@ -210,6 +272,100 @@ def _write_mask_previews(args: argparse.Namespace, params) -> int:
         print(f"frame {item.number} ({item.name}): {item.held_pct:.1f}% held")
     print(f"Mask previews written to {folder} (white = held from the previous output).")
     return 0
+
+
+# --- stabilise: the whole trip ------------------------------------------------------------------
+
+
+def _add_stabilise(sub: argparse._SubParsersAction) -> None:
+    from abysz_lab.dfi import DFIParams
+    from abysz_lab.video import AssembleParams
+
+    p = sub.add_parser(
+        "stabilise",
+        aliases=["stabilize"],
+        help="original + img2img (videos or folders) -> finished MP4 with the original's rate and sound",
+        description="The whole job in one command: extract videos (once, into OUT_work, re-used while unchanged), "
+        "DFI, an optional deflicker preset, the MP4 with the original's frame rate and sound, and optionally a "
+        "comparison video and a flicker report. Interrupted runs resume.",
+    )
+    p.add_argument("source", help="the ORIGINAL video, or the folder of its frames")
+    p.add_argument("generated", help="the img2img result: a video, or the folder of its frames")
+    p.add_argument("--out", required=True, help="the finished video, .mp4 (or .gif); frames go to OUT_work/")
+    prm.add_arguments(p.add_argument_group("DFI parameters"), DFIParams)
+    p.add_argument("--preset", help="also run this deflicker preset over the DFI frames (see deflicker --list-presets)")
+    p.add_argument("--presets-dir", help="folder of your saved presets (default: ~/.config/abysz_lab/presets)")
+    p.add_argument("--compare", action="store_true", help="also write OUT_compare.mp4: original | generated | result")
+    p.add_argument(
+        "--report",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="also measure flicker and write the report (JSON, CSV, plot) to DIR (default: OUT_report)",
+    )
+    encode = p.add_argument_group("video options")
+    quality = next(s for s in prm.specs(AssembleParams) if s.name == "quality")
+    encode.add_argument(
+        "--quality",
+        type=int,
+        default=None,
+        help=f"{quality.help} [{quality.minimum:g}..{quality.maximum:g}, default {quality.default}]",
+    )
+    encode.add_argument("--no-audio", action="store_true", help="leave the sound of the original out")
+    p.add_argument("--frames-limit", type=int, default=0, help="stop after this many frames (0 = all)")
+    add_folder_output_flags(p)
+    p.set_defaults(handler=_run_stabilise)
+
+
+def _run_stabilise(args: argparse.Namespace) -> int:
+    from abysz_lab import pipeline
+    from abysz_lab.dfi import DFIParams
+    from abysz_lab.video import AssembleParams
+
+    params = prm.from_namespace(DFIParams, args)
+    encode = {"audio": not args.no_audio} | ({"quality": args.quality} if args.quality is not None else {})
+    assemble = prm.from_mapping(AssembleParams, encode)
+    out = Path(args.out).expanduser()
+    report = None if args.report is None else (args.report or str(out.with_suffix("")) + "_report")
+    with cancel_on_ctrl_c() as token, phase_bars() as bars:
+        result = pipeline.stabilise(
+            args.source,
+            args.generated,
+            out,
+            params=params,
+            preset=args.preset,
+            presets_dir=args.presets_dir,
+            assemble=assemble,
+            compare=args.compare,
+            report=report,
+            frames_limit=args.frames_limit,
+            overwrite=args.overwrite,
+            resume=not args.no_resume,
+            progress=bars,
+            cancel=token,
+        )
+    print_result(result)
+    return 130 if result.cancelled else 0
+
+
+def print_result(result) -> None:
+    """Print the notes, warnings and problems of a pipeline run, then every file it wrote."""
+    for note in result.notes:
+        print(note)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for problem in result.problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if result.cancelled:
+        print(f"cancelled: {result.cancelled}", file=sys.stderr)
+    print(result.dfi.describe())
+    if result.deflicker is not None:
+        print(result.deflicker.describe())
+    if result.analysis is not None:
+        print(result.analysis.summary.text)
+    print("Files written:")
+    for what, path in result.files():
+        print(f"  {path}  ({what})")
 
 
 # --- deflicker (playground presets) ----------------------------------------------------------
@@ -499,8 +655,11 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
 
 def _run_analyze(args: argparse.Namespace) -> int:
     from abysz_lab.analysis import AnalysisParams, analyze_folders, write_report
+    from abysz_lab.frames import check_output_folder
 
     params = prm.from_namespace(AnalysisParams, args)
+    inputs = [args.source, args.generated] + ([args.output] if args.output else [])
+    check_output_folder(args.report, *inputs, create=False)  # before the analysis: never into an input folder
     with cancel_on_ctrl_c() as token, progress_bar("Analyse") as bar:
         result = analyze_folders(
             args.source,
@@ -512,7 +671,6 @@ def _run_analyze(args: argparse.Namespace) -> int:
             progress=bar,
             cancel=token,
         )
-    inputs = [args.source, args.generated] + ([args.output] if args.output else [])
     files = write_report(result, args.report, *inputs)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -537,7 +695,15 @@ def _add_ui(sub: argparse._SubParsersAction) -> None:
         "unless --listen is given.",
     )
     p.add_argument("--port", type=int, default=None, help="port to serve on (default: gradio's, 7860 or the next free)")
-    p.add_argument("--listen", action="store_true", help="listen on every network interface, not only 127.0.0.1")
+    p.add_argument(
+        "--listen",
+        action="store_true",
+        help="listen on every network interface, not only 127.0.0.1 (others can then reach it: use --auth)",
+    )
+    add_access_flags(p, what="UI")
+    p.add_argument(
+        "--api", action="store_true", help="also serve the HTTP API under /abysz-lab/v1 (see the api command)"
+    )
     p.add_argument("--demo", action="store_true", help="make the demo clip and pre-fill the folders with it")
     p.add_argument(
         "--demo-dir", default=str(DEFAULT_DEMO_DIR), help="where --demo puts the clip (default: ./abysz_demo)"
@@ -571,7 +737,44 @@ def _run_ui(args: argparse.Namespace) -> int:
             output=str((clip.root / "stabilised").resolve()),
         )
     host = "0.0.0.0" if args.listen else "127.0.0.1"  # every interface only when asked
-    launch_standalone(settings, host=host, port=args.port)
+    launch_standalone(
+        settings,
+        host=host,
+        port=args.port,
+        api=args.api,
+        access_rules=server_access(args, host, what="UI"),
+    )
+    return 0
+
+
+# --- api ------------------------------------------------------------------------------------
+
+
+def _add_api(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "api",
+        help="serve the HTTP API alone (no gradio): jobs for every command, under /abysz-lab/v1",
+        description="Serve the HTTP API with uvicorn. Job fields are this CLI's options, dashes as underscores. "
+        "Only this machine can reach it unless --listen is given.",
+    )
+    p.add_argument("--port", type=int, default=7870, help="port to serve on (default: 7870)")
+    p.add_argument("--listen", action="store_true", help="listen on every network interface, not only 127.0.0.1")
+    p.add_argument("--auth", action="append", default=[], metavar="USER:PASS", help="require HTTP Basic credentials")
+    add_access_flags(p, what="API", auth=False)
+    p.set_defaults(handler=_run_api)
+
+
+def _run_api(args: argparse.Namespace) -> int:
+    from abysz_lab import api
+    from abysz_lab.access import check_port, set_policy
+
+    host = "0.0.0.0" if args.listen else "127.0.0.1"  # noqa: S104 - every interface only when asked
+    check_port(args.port)
+    rules = server_access(args, host, what="API")
+    set_policy(rules.policy)
+    for line in rules.warnings():
+        print(line, file=sys.stderr)
+    api.serve(host=host, port=args.port, credentials=rules.credentials, extra_hosts=rules.rules.extra_hosts)
     return 0
 
 
@@ -579,6 +782,7 @@ def _run_ui(args: argparse.Namespace) -> int:
 
 COMMANDS = [
     _add_ui,
+    _add_stabilise,
     _add_dfi,
     _add_deflicker,
     _add_extract,
@@ -587,6 +791,7 @@ COMMANDS = [
     _add_fuse,
     _add_analyze,
     _add_demo,
+    _add_api,
 ]
 
 
@@ -600,6 +805,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in COMMANDS:
         add(sub)
+    # Every command reads frames: the same limit everywhere (a parser with aliases is listed once per name).
+    for command in {id(p): p for p in sub.choices.values()}.values():
+        prm.add_arguments(command.add_argument_group("frame limits"), FrameLimits)
     return parser
 
 
@@ -607,6 +815,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
     try:
+        set_frame_limits(prm.from_namespace(FrameLimits, args))
         return args.handler(args)
     except Cancelled as exc:
         print(f"cancelled: {exc}", file=sys.stderr)
@@ -619,3 +828,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("aborted.", file=sys.stderr)
         return 130
+    except MemoryError:
+        if args.debug:
+            raise
+        print(
+            "error: not enough memory: use smaller frames, lower --max-megapixels, or close other programs.",
+            file=sys.stderr,
+        )
+        return 2

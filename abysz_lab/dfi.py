@@ -28,24 +28,13 @@ from abysz_lab import params as prm
 from abysz_lab.errors import InputError
 from abysz_lab.frames import (
     FrameFolder,
-    check_output_folder,
     fit_to_size,
+    frame_size,
     list_frames,
     read_ahead,
     read_frame,
 )
-from abysz_lab.jobs import (
-    CancelToken,
-    Checkpoint,
-    ProgressCallback,
-    RunRecord,
-    RunSummary,
-    check_name_collisions,
-    frames_fingerprint,
-    report,
-    resume_point,
-    write_results,
-)
+from abysz_lab.jobs import CancelToken, FrameRun, ProgressCallback, RunSummary, run_frames
 
 HELD = 255  # mask value of a pixel that carries the previous output unchanged
 LOSSLESS_SUFFIXES = (".png", ".bmp", ".tif", ".tiff")
@@ -404,7 +393,13 @@ def pair_frames(source_dir: str | os.PathLike[str], generated_dir: str | os.Path
     return FramePairs(source, generated, count, tuple(warnings))
 
 
-def _read_pair(source_path: Path, generated_path: Path, map_denoise: int) -> tuple[np.ndarray, np.ndarray]:
+def _read_pair(
+    source_path: Path, generated_path: Path, map_denoise: int, expected: tuple[int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    if expected is not None:  # from the header, before decoding a pixel or resizing the source up to it
+        size = frame_size(generated_path)
+        if size is not None and size != expected:
+            _size_mismatch(generated_path, size, expected)
     generated = read_frame(generated_path)
     h, w = generated.shape[:2]
     return prepare_source(read_frame(source_path), (w, h), map_denoise), generated
@@ -413,11 +408,15 @@ def _read_pair(source_path: Path, generated_path: Path, map_denoise: int) -> tup
 def _check_size(generated: np.ndarray, expected: tuple[int, int], path: Path) -> None:
     h, w = generated.shape[:2]
     if (w, h) != expected:
-        msg = (
-            f"Generated frame {path.name} is {w}x{h} but the first one is {expected[0]}x{expected[1]}. "
-            "All generated frames must have the same size: re-run img2img with a fixed size."
-        )
-        raise InputError(msg)
+        _size_mismatch(path, (w, h), expected)
+
+
+def _size_mismatch(path: Path, size: tuple[int, int], expected: tuple[int, int]) -> None:
+    msg = (
+        f"Generated frame {path.name} is {size[0]}x{size[1]} but the first one is {expected[0]}x{expected[1]}. "
+        "All generated frames must have the same size: re-run img2img with a fixed size."
+    )
+    raise InputError(msg)
 
 
 def run_dfi(
@@ -439,48 +438,45 @@ def run_dfi(
     does not grow with the clip. An interrupted run in the same output folder
     with the same parameters resumes after the last whole frame. Raises
     InputError for unusable input and Cancelled when ``cancel`` is set.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from abysz_lab.demo import make_demo_clip
+    >>> clip = make_demo_clip(tempfile.mkdtemp(), frames=4, width=64, height=48)
+    >>> summary = run_dfi(clip.source, clip.generated, clip.root / "out", DFIParams(tolerance=4))
+    >>> summary.written, len(list((clip.root / "out").glob("*.png")))
+    (4, 4)
     """
     params = params or DFIParams()
     start = time.perf_counter()
     pairs = pair_frames(source_dir, generated_dir)
-    output = check_output_folder(output_dir, pairs.source.folder, pairs.generated.folder)
     total = pairs.count if frames_limit <= 0 else min(pairs.count, frames_limit)
     sources = pairs.source.frames[:total]
     generated = pairs.generated.frames[:total]
-    out_paths = [output / p.name for p in generated]
-    warnings = list(pairs.warnings)
-
     identity = {
         "params": prm.as_dict(params),
         "source": os.path.realpath(pairs.source.folder),
         "generated": os.path.realpath(pairs.generated.folder),
         "source_frames": len(pairs.source),
         "generated_frames": len(pairs.generated),
-        # Replacing input frames (a new img2img pass into the same folder) must not count as "already done".
-        "inputs": frames_fingerprint(pairs.source.frames[: pairs.count] + pairs.generated.frames[: pairs.count]),
     }
-    record = RunRecord(output, "dfi", identity)
-    check_name_collisions(output, [p.name for p in out_paths], record, overwrite=overwrite)
-    done = resume_point(record, out_paths, resume=resume, warnings=warnings)
-    resumed_from = done
 
-    report(progress, done, total, start, "Starting")
-    cancel = cancel or CancelToken()
-    state: DFIState | None = None
-    first_size: tuple[int, int] | None = None
-    # The recursion carries the previous OUTPUT. A lossless file on disk is that output exactly; a JPEG or
-    # WebP one is not, so then the earlier frames are recomputed in memory (read, not written again).
-    lossless = all(p.suffix.lower() in LOSSLESS_SUFFIXES for p in out_paths[:done])
-    first = done if lossless else 0
-    if done and lossless:
-        src, prev_out = _read_pair(sources[done - 1], out_paths[done - 1], params.map_denoise)
-        first_size = (prev_out.shape[1], prev_out.shape[0])
-        state = start_state(src, prev_out, step_index=done - 1)
-
-    def outputs() -> Iterator[tuple[int, np.ndarray]]:
-        nonlocal state, first_size
+    def outputs(run: FrameRun) -> Iterator[tuple[int, np.ndarray]]:
+        done, out_paths = run.done, run.out_paths
+        state: DFIState | None = None
+        first_size: tuple[int, int] | None = None
+        # The recursion carries the previous OUTPUT. A lossless file on disk is that output exactly; a JPEG or
+        # WebP one is not, so then the earlier frames are recomputed in memory (read, not written again).
+        lossless = all(p.suffix.lower() in LOSSLESS_SUFFIXES for p in out_paths[:done])
+        first = done if lossless else 0
+        if done and lossless:
+            src, prev_out = _read_pair(sources[done - 1], out_paths[done - 1], params.map_denoise)
+            first_size = (prev_out.shape[1], prev_out.shape[0])
+            state = start_state(src, prev_out, step_index=done - 1)
+        expected = first_size or (frame_size(generated[0]) if generated else None)
         pairs_in = read_ahead(
-            lambda i: _read_pair(sources[i], generated[i], params.map_denoise),
+            lambda i: _read_pair(sources[i], generated[i], params.map_denoise, expected),
             range(first, total),
             workers=workers,
             depth=workers + 2,
@@ -498,19 +494,23 @@ def run_dfi(
                 if index >= done:
                     yield index, out
 
-    checkpoint = Checkpoint(record, total, done)
-    written = write_results(outputs(), out_paths, checkpoint, cancel, progress=progress, start=start, workers=workers)
-
-    return RunSummary(
-        operation="DFI",
-        output=output,
-        written=written,
-        total=total,
-        seconds=time.perf_counter() - start,
-        resumed_from=resumed_from,
+    return run_frames(
+        "dfi",
+        "DFI",
+        output_dir,
+        names=[p.name for p in generated],
+        inputs=pairs.source.frames[: pairs.count] + pairs.generated.frames[: pairs.count],
+        identity=identity,
+        stream=outputs,
+        input_folders=(pairs.source.folder, pairs.generated.folder),
+        overwrite=overwrite,
+        resume=resume,
+        progress=progress,
+        cancel=cancel,
+        workers=workers,
+        warnings=pairs.warnings,
         skipped_inputs=pairs.skipped_inputs,
-        warnings=warnings,
-        outputs=out_paths,
+        start=start,
     )
 
 
@@ -564,6 +564,14 @@ def preview_masks(
     ``indices`` are 0-based positions t >= 1 (the mask compares t - 1 and t);
     by default ``count`` frames spread over the clip. Out-of-range indices raise
     InputError, whose message counts frames from 1 as users do (index + 1).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from abysz_lab.demo import make_demo_clip
+    >>> clip = make_demo_clip(tempfile.mkdtemp(), frames=4, width=64, height=48)
+    >>> [(p.index, p.mask.shape) for p in preview_masks(clip.source, clip.generated, indices=[2])]
+    [(2, (48, 64))]
     """
     params = params or DFIParams()
     pairs = pair_frames(source_dir, generated_dir)

@@ -9,6 +9,7 @@ never modified.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import re
@@ -23,7 +24,9 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
+from abysz_lab import params as prm
 from abysz_lab.errors import CorruptFrameError, InputError
+from abysz_lab.imageheader import header_size
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -79,12 +82,21 @@ def list_frames(folder: str | os.PathLike[str], *, role: str = "frames") -> Fram
         msg = f"The {role} path is a file, not a folder: {path}. Give the folder that holds the images."
         raise InputError(msg)
     frames, skipped_files, skipped_dirs = [], [], []
-    for entry in path.iterdir():
+    try:
+        entries = list(path.iterdir())
+    except OSError as exc:
+        msg = (
+            f"Cannot list the {role} folder {path}: {exc.strerror or exc}. Check that you may read it "
+            "(permissions, or a drive that is no longer mounted)."
+        )
+        raise InputError(msg) from exc
+    for entry in entries:
         if entry.name.startswith("."):
             continue  # hidden: our run sidecars, .DS_Store, editors' temp files; never frames
         if entry.is_dir():
             skipped_dirs.append(entry)
         elif entry.suffix.lower() in IMAGE_EXTENSIONS:
+            _check_link(entry, role)
             frames.append(entry)
         else:
             skipped_files.append(entry)
@@ -97,6 +109,21 @@ def list_frames(folder: str | os.PathLike[str], *, role: str = "frames") -> Fram
         raise InputError(msg)
     frames.sort(key=lambda p: natural_key(p.name))
     return FrameFolder(path, tuple(frames), tuple(sorted(skipped_files)), tuple(sorted(skipped_dirs)))
+
+
+def _check_link(entry: Path, role: str) -> None:
+    """Refuse a frame that is a symbolic link going nowhere (a missing target, or a loop)."""
+    if not entry.is_symlink():
+        return
+    try:
+        entry.stat()
+    except OSError as exc:
+        why = "loops back on itself" if exc.errno == errno.ELOOP else "points to a file that does not exist"
+        msg = (
+            f"{entry.name} in the {role} folder {entry.parent} is a symbolic link that {why}. "
+            "Fix the link or remove it from the folder."
+        )
+        raise InputError(msg) from exc
 
 
 def to_bgr8(image: np.ndarray) -> np.ndarray:
@@ -125,24 +152,124 @@ def to_bgr8(image: np.ndarray) -> np.ndarray:
     raise ValueError(msg)
 
 
+@dataclass(frozen=True)
+class FrameLimits:
+    """Limits every frame read obeys (CLI: ``--max-megapixels``; A1111: Settings → Abysz LAB)."""
+
+    max_megapixels: float = prm.param(
+        64.0,
+        label="Largest frame (megapixels)",
+        help="Frames with more pixels are refused before they are decoded, so one huge or hostile image cannot "
+        "exhaust memory (64 = 8192x8192). Raise it for very large frames.",
+        minimum=1,
+        maximum=1024,
+        step=1,
+    )
+
+    def __post_init__(self) -> None:
+        prm.validate(self)
+
+    @property
+    def max_pixels(self) -> int:
+        """The limit in pixels."""
+        return int(self.max_megapixels * 1_000_000)
+
+
+_limits = FrameLimits()
+
+
+def frame_limits() -> FrameLimits:
+    """The process-wide frame limits (set by the CLI flag, the UI launcher or the A1111 setting)."""
+    return _limits
+
+
+def set_frame_limits(limits: FrameLimits) -> FrameLimits:
+    """Make ``limits`` the process-wide frame limits; return the previous ones."""
+    global _limits  # one process-wide setting, changed by launchers and tests only
+    previous, _limits = _limits, limits
+    return previous
+
+
+def _read_bytes(path: Path) -> np.ndarray:
+    try:
+        return np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            why = "it is a symbolic link that loops"
+        elif exc.errno == errno.ENOENT and path.is_symlink():
+            why = "it is a symbolic link to a file that does not exist"
+        else:
+            why = exc.strerror or str(exc)
+        msg = (
+            f"Cannot read {path}: {why}. Check the file still exists and that you may read it "
+            "(files being written by another program can be locked)."
+        )
+        raise InputError(msg) from exc
+
+
+def _check_pixels(path: Path, size: tuple[int, int] | None, limits: FrameLimits) -> None:
+    if size is not None and size[0] * size[1] > limits.max_pixels:
+        w, h = size
+        msg = (
+            f"Frame {path.name} in {path.parent} is {w}x{h} ({w * h / 1e6:.0f} megapixels), over the limit of "
+            f"{limits.max_megapixels:g} megapixels: scale it down, or raise the limit (command line: "
+            "--max-megapixels; A1111: Settings > Abysz LAB)."
+        )
+        raise InputError(msg)
+
+
+def frame_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """A frame's ``(width, height)`` from its header alone (None for a format whose header is not parsed).
+
+    Raises InputError when the file cannot be read or is over the pixel limit.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError as exc:
+        _read_bytes(path)  # the same one-line message as read_frame
+        raise InputError(str(exc)) from exc
+    size = header_size(head)
+    if size is None and head.startswith(b"\xff\xd8"):  # a JPEG whose metadata outgrows the first 64 KiB
+        size = header_size(memoryview(_read_bytes(path)))
+    _check_pixels(path, size, frame_limits())
+    return size
+
+
+def _out_of_memory(path: Path, exc: BaseException) -> InputError:
+    wanted = re.search(r"allocate (\d+) bytes", str(exc))
+    detail = f" (OpenCV could not allocate {int(wanted.group(1)) / 1e6:.0f} MB)" if wanted else ""
+    msg = (
+        f"Not enough memory to decode {path.name} in {path.parent}{detail}: close other programs, "
+        "or use smaller frames."
+    )
+    return InputError(msg)
+
+
+def _is_out_of_memory(exc: cv2.error) -> bool:
+    text = str(exc).lower()
+    return "insufficient memory" in text or "failed to allocate" in text or "out of memory" in text
+
+
 def read_frame(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an image file as an 8-bit BGR array (H, W, 3).
 
     Decodes from bytes so non-ASCII paths work on every OS (``cv2.imread``
-    fails on them on Windows). Raises CorruptFrameError naming the file.
+    fails on them on Windows). The size is read from the header first: a frame
+    over :func:`frame_limits` is refused before any pixel is decoded. Raises
+    CorruptFrameError (or InputError) naming the file.
     """
     path = Path(path)
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as exc:
-        msg = (
-            f"Cannot read {path}: {exc.strerror or exc}. Check the file still exists and that you may read it "
-            "(files being written by another program can be locked)."
-        )
-        raise InputError(msg) from exc
+    data = _read_bytes(path)
+    _check_pixels(path, header_size(memoryview(data)), frame_limits())
     try:
         decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    except MemoryError as exc:
+        raise _out_of_memory(path, exc) from exc
     except cv2.error as exc:  # e.g. a header claiming more pixels than OpenCV allows
+        if _is_out_of_memory(exc):
+            raise _out_of_memory(path, exc) from exc
         msg = (
             f"Cannot decode {path.name} in {path.parent}: OpenCV refused it ({_cv2_reason(exc)}). Re-export that frame."
         )
@@ -215,6 +342,11 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
         raise
 
 
+def new_file_mode() -> int:
+    """The mode a new output file gets (0o666 less the umask), as files made with open() do."""
+    return 0o666 & ~_umask()
+
+
 @functools.cache
 def _umask() -> int:
     # Reading the umask means setting it: do it once, at first use (not at import).
@@ -233,10 +365,11 @@ def _resolved(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
-def check_output_folder(output: str | os.PathLike[str], *inputs: str | os.PathLike[str]) -> Path:
+def check_output_folder(output: str | os.PathLike[str], *inputs: str | os.PathLike[str], create: bool = True) -> Path:
     """Refuse an output folder that is, or lies inside, an input folder; create it if needed.
 
-    Returns the output path. Existing files in it are left alone.
+    Returns the output path. Existing files in it are left alone. With ``create=False`` only the checks
+    run (for a folder written after work that may still fail).
     """
     if not str(output).strip():
         msg = "No output folder given: enter a new or empty folder for the results."
@@ -254,6 +387,8 @@ def check_output_folder(output: str | os.PathLike[str], *inputs: str | os.PathLi
     if out.exists() and not out.is_dir():
         msg = f"The output path is a file, not a folder: {out}. Choose a folder."
         raise InputError(msg)
+    if not create:
+        return out
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from abysz_lab.errors import Cancelled, InputError
-from abysz_lab.frames import WriteBehind, write_bytes_atomic
+from abysz_lab.frames import WriteBehind, check_output_folder, write_bytes_atomic
+from abysz_lab.locks import folder_lock
 
 SIDECAR_SUFFIX = ".abysz.json"
 
@@ -150,7 +151,11 @@ def frames_fingerprint(paths: Sequence[Path]) -> str:
     """A digest of the names, sizes and modification times of input files: changes when any is replaced."""
     digest = hashlib.sha1(usedforsecurity=False)
     for path in paths:
-        st = path.stat()
+        try:
+            st = path.stat()
+        except OSError as exc:  # removed, or a broken link, since the folder was listed
+            msg = f"Cannot read {path}: {exc.strerror or exc}. Check the file is still there."
+            raise InputError(msg) from exc
         digest.update(f"{path.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
@@ -259,6 +264,90 @@ def check_name_collisions(output: Path, names: Sequence[str], record: RunRecord,
             "overwriting (tick 'overwrite same-named files'; command line: --overwrite)."
         )
         raise InputError(msg)
+
+
+@dataclass(frozen=True)
+class FrameRun:
+    """What a runner's frame stream needs to know: where the frames go and how many are already whole."""
+
+    output: Path
+    out_paths: list[Path]
+    done: int  # frames 0 .. done - 1 are whole on disk from an identical earlier run
+
+
+FrameStream = Callable[[FrameRun], Iterator[tuple[int, Any]]]
+
+
+def run_frames(  # noqa: PLR0913 - every folder-writing operation passes the same keywords through
+    operation: str,
+    title: str,
+    output_dir: str | Path,
+    *,
+    names: Sequence[str],
+    inputs: Sequence[Path],
+    identity: dict[str, Any],
+    stream: FrameStream,
+    input_folders: Sequence[Path] = (),
+    overwrite: bool = False,
+    resume: bool = True,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    workers: int = 2,
+    warnings: Sequence[str] = (),
+    skipped_inputs: int = 0,
+    start: float | None = None,
+) -> RunSummary:
+    """Run one folder-writing operation: the sequence every runner (DFI, deflicker, style fuse) shares.
+
+    Output check -> folder lock -> resume identity (always with a fingerprint of ``inputs``,
+    so re-rendered frames are never taken for "already done") -> name
+    collisions -> resume point -> checkpoint -> write loop -> summary. The
+    caller gives only what differs: the output ``names``, the input files, its
+    parameters as ``identity``, and ``stream(run)``, a generator of
+    ``(index, image)`` for every index from ``run.done`` on.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile
+    >>> out = Path(tempfile.mkdtemp()) / "out"
+    >>> frames = lambda run: ((i, np.full((4, 4, 3), i, np.uint8)) for i in range(run.done, 3))
+    >>> run_frames("demo", "Demo", out, names=["a.png", "b.png", "c.png"], inputs=[], identity={},
+    ...            stream=frames).written
+    3
+    """
+    start = time.perf_counter() if start is None else start
+    output = check_output_folder(output_dir, *input_folders)
+    out_paths = [output / name for name in names]
+    total = len(out_paths)
+    notes = list(warnings)
+    # One writer per folder, across processes (tab, CLI, API): a second run into it is refused by name.
+    with folder_lock(output, title, warnings=notes):
+        # Replacing input frames (a new img2img pass into the same folder) must not count as "already done".
+        record = RunRecord(output, operation, {**identity, "inputs": frames_fingerprint(inputs)})
+        check_name_collisions(output, list(names), record, overwrite=overwrite)
+        done = resume_point(record, out_paths, resume=resume, warnings=notes)
+        report(progress, done, total, start, "Starting")
+        checkpoint = Checkpoint(record, total, done)
+        written = write_results(
+            stream(FrameRun(output, out_paths, done)),
+            out_paths,
+            checkpoint,
+            cancel or CancelToken(),
+            progress=progress,
+            start=start,
+            workers=workers,
+        )
+    return RunSummary(
+        operation=title,
+        output=output,
+        written=written,
+        total=total,
+        seconds=time.perf_counter() - start,
+        resumed_from=done,
+        skipped_inputs=skipped_inputs,
+        warnings=notes,
+        outputs=out_paths,
+    )
 
 
 def report(callback: ProgressCallback | None, done: int, total: int, start: float, message: str = "") -> None:

@@ -67,7 +67,7 @@ class ParamSpec:
                     raise InputError(msg)
             else:
                 converted = str(value)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: float(10**400)
             if isinstance(exc, InputError):
                 raise
             msg = f"{self.label} ({self.name}) must be a {self.kind.__name__}, got {_fmt(value)}."
@@ -199,6 +199,33 @@ def from_namespace(cls: type, namespace: argparse.Namespace) -> Any:
     """Build ``cls`` from parsed flags; flags the user did not give keep their default."""
     given = {s.name: getattr(namespace, s.name) for s in specs(cls) if getattr(namespace, s.name, None) is not None}
     return from_mapping(cls, given)
+
+
+def json_schema(cls: type) -> dict[str, Any]:
+    """The JSON schema (draft 2020-12) of a parameter class: types, ranges, choices, defaults, labels, help."""
+    properties: dict[str, Any] = {}
+    for spec in specs(cls):
+        prop: dict[str, Any] = {
+            "type": {bool: "boolean", int: "integer", float: "number"}.get(spec.kind, "string"),
+            "title": spec.label,
+            "description": spec.help + (" Odd values only." if spec.odd else ""),
+            "default": spec.default,
+        }
+        if spec.minimum is not None:
+            prop["minimum"] = spec.minimum
+        if spec.maximum is not None:
+            prop["maximum"] = spec.maximum
+        if spec.choices is not None:
+            prop["enum"] = list(spec.choices)
+        properties[spec.name] = prop
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": cls.__name__,
+        "description": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
 
 
 def iter_changed(obj: Any) -> Iterator[tuple[str, Any, Any]]:

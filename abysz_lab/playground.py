@@ -45,7 +45,6 @@ import numpy as np
 from abysz_lab import params as prm
 from abysz_lab.errors import InputError, MissingDependencyError
 from abysz_lab.frames import (
-    check_output_folder,
     list_frames,
     read_ahead,
     read_frame,
@@ -53,15 +52,10 @@ from abysz_lab.frames import (
 )
 from abysz_lab.jobs import (
     CancelToken,
-    Checkpoint,
+    FrameRun,
     ProgressCallback,
-    RunRecord,
     RunSummary,
-    check_name_collisions,
-    frames_fingerprint,
-    report,
-    resume_point,
-    write_results,
+    run_frames,
 )
 
 ENGINES = ("auto", "wand", "numpy")
@@ -1371,17 +1365,22 @@ def apply_preset(
     resumes after the last whole frame (recomputing the window before it).
     Raises InputError for unusable input, MissingDependencyError for
     ``engine="wand"`` without ImageMagick, Cancelled when ``cancel`` is set.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from abysz_lab.demo import make_demo_clip
+    >>> clip = make_demo_clip(tempfile.mkdtemp(), frames=4, width=64, height=48)
+    >>> params = params_for_preset("brightness-lock", engine="numpy")
+    >>> apply_preset(clip.generated, clip.root / "steady", params).written
+    4
     """
     params = params or PlaygroundParams()
     start = time.perf_counter()
     listing = list_frames(input_dir, role="input")
-    output = check_output_folder(output_dir, listing.folder)
     chain = resolve_chain(params, folder=folder)
     chosen = choose_engine(params.engine)
     total = len(listing)
-    out_paths = [output / p.name for p in listing.frames]
-    warnings = [w for w in (chosen.message, listing.skipped_summary) if w]
-
     identity = {
         "params": prm.as_dict(params),
         "chain": chain.preset.to_json()["steps"],
@@ -1389,43 +1388,31 @@ def apply_preset(
         "engine": chosen.engine.name,
         "input": os.path.realpath(listing.folder),
         "frames": total,
-        "inputs": frames_fingerprint(listing.frames),  # replaced frames must not count as "already done"
     }
-    record = RunRecord(output, "deflicker", identity)
-    check_name_collisions(output, [p.name for p in out_paths], record, overwrite=overwrite)
-    done = resume_point(record, out_paths, resume=resume, warnings=warnings)
-    resumed_from = done
 
-    report(progress, done, total, start, "Starting")
-    cancel = cancel or CancelToken()
-    checkpoint = Checkpoint(record, total, done)
-    # Output t depends on inputs t - lookback .. t + lookahead only: restart the stream a little before
-    # the resume point and drop what it recomputes, instead of storing the chain's state.
-    first = max(0, done - chain.lookback)
-
-    def results() -> Iterator[tuple[int, Any]]:
-        reader = _sized_reader(listing.frames, range(first, total), workers=workers)
+    def results(run: FrameRun) -> Iterator[tuple[int, Any]]:
+        # Output t depends on inputs t - lookback .. t + lookahead only: restart the stream a little before
+        # the resume point and drop what it recomputes, instead of storing the chain's state.
+        done = run.done
+        reader = _sized_reader(listing.frames, range(max(0, done - chain.lookback), total), workers=workers)
         with contextlib.closing(run_chain(chain, chosen.engine, reader, only=range(done, total))) as chained:
             yield from ((index, out) for index, out in chained if index >= done)
 
-    written = write_results(
-        results(),
-        out_paths,
-        checkpoint,
-        cancel,
+    return run_frames(
+        "deflicker",
+        f"Deflicker ({chain.preset.title}, {chosen.engine.name})",
+        output_dir,
+        names=[p.name for p in listing.frames],
+        inputs=listing.frames,
+        identity=identity,
+        stream=results,
+        input_folders=(listing.folder,),
+        overwrite=overwrite,
+        resume=resume,
         progress=progress,
-        start=start,
+        cancel=cancel,
         workers=workers,
-    )
-
-    return RunSummary(
-        operation=f"Deflicker ({chain.preset.title}, {chosen.engine.name})",
-        output=output,
-        written=written,
-        total=total,
-        seconds=time.perf_counter() - start,
-        resumed_from=resumed_from,
+        warnings=[w for w in (chosen.message, listing.skipped_summary) if w],
         skipped_inputs=len(listing.skipped_files) + len(listing.skipped_dirs),
-        warnings=warnings,
-        outputs=out_paths,
+        start=start,
     )

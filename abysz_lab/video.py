@@ -42,21 +42,20 @@ from abysz_lab.frames import (
     check_output_folder,
     fit_to_size,
     list_frames,
+    new_file_mode,
     read_ahead,
     read_frame,
     write_bytes_atomic,
 )
 from abysz_lab.jobs import (
     CancelToken,
-    Checkpoint,
+    FrameRun,
     ProgressCallback,
-    RunRecord,
     RunSummary,
-    check_name_collisions,
     report,
-    resume_point,
-    write_results,
+    run_frames,
 )
+from abysz_lab.locks import file_lock, folder_lock
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif")
 SIDECAR_NAME = ".video.abysz.json"
@@ -561,7 +560,13 @@ def pad_to_even(image: np.ndarray) -> np.ndarray:
     return cv2.copyMakeBorder(image, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
 
 
-def _check_output_file(output: str | os.PathLike[str], suffixes: Sequence[str], *inputs: Path, overwrite: bool) -> Path:
+def _check_output_file(
+    output: str | os.PathLike[str],
+    suffixes: Sequence[str],
+    *inputs: Path,
+    overwrite: bool,
+    input_folders: Sequence[Path] = (),
+) -> Path:
     if not str(output).strip():
         msg = "No output file given: enter a path ending in " + " or ".join(suffixes) + "."
         raise InputError(msg)
@@ -577,6 +582,13 @@ def _check_output_file(output: str | os.PathLike[str], suffixes: Sequence[str], 
         if real == os.path.realpath(given):
             msg = f"The output {out} is one of the inputs. Inputs are never modified: choose another file name."
             raise InputError(msg)
+    for folder in input_folders:
+        if Path(folder).resolve() in Path(real).parents:
+            msg = (
+                f"The output {out} is inside the input folder {folder}. Nothing is ever written into an input "
+                "folder: choose a file elsewhere."
+            )
+            raise InputError(msg)
     if out.exists() and not overwrite:
         msg = f"{out} already exists. Choose another name, or allow overwriting (--overwrite)."
         raise InputError(msg)
@@ -591,7 +603,13 @@ def _check_output_file(output: str | os.PathLike[str], suffixes: Sequence[str], 
 @contextlib.contextmanager
 def _temp_beside(out: Path) -> Iterator[Path]:
     """A hidden temporary file next to ``out`` that replaces it on success and vanishes otherwise."""
-    fd, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".part{out.suffix}", dir=out.parent)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".part{out.suffix}", dir=out.parent)
+    except OSError as exc:
+        msg = f"Cannot write in {out.parent}: {exc.strerror or exc}. Check the folder is writable, or choose another."
+        raise InputError(msg) from exc
+    if hasattr(os, "fchmod"):  # mkstemp makes 0600 files; a video gets the umask-based mode frames get
+        os.fchmod(fd, new_file_mode())
     os.close(fd)
     tmp = Path(name)
     try:
@@ -652,12 +670,24 @@ def frame_name(index: int, image_format: str = "png", *, digits: int = 5) -> str
     return f"frame_{index + 1:0{digits}d}.{image_format}"
 
 
-def _check_extract_folder(out: Path, names: Sequence[str], *, overwrite: bool) -> VideoTiming | None:
-    """Refuse a folder holding images this tool did not extract; return the previous sidecar, if any."""
+def _check_extract_folder(out: Path, names: Sequence[str], video: Path, *, overwrite: bool) -> VideoTiming | None:
+    """Refuse a folder holding another video's frames or images this tool did not extract; return its sidecar.
+
+    Another video's frames are someone's img2img input: replacing them takes
+    ``overwrite``, like images written by anything else.
+    """
     previous = _find_timing(out, finished=False)
-    if previous is not None or overwrite:
+    if overwrite:
         return previous
-    images = [p for p in out.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
+    source = os.path.realpath(video)
+    if previous is not None and previous.source != source:
+        msg = (
+            f"The output folder {out} holds the frames of another video ({Path(previous.source).name}). "
+            "Extracting here would replace them: choose another folder, or allow overwriting (--overwrite)."
+        )
+        raise InputError(msg)
+    ours = set(previous.names) if previous is not None else set()
+    images = [p for p in out.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and p.name not in ours]
     if images:
         clash = next((p.name for p in images if p.name in set(names)), images[0].name)
         msg = (
@@ -666,7 +696,7 @@ def _check_extract_folder(out: Path, names: Sequence[str], *, overwrite: bool) -
             "overwriting (--overwrite)."
         )
         raise InputError(msg)
-    return None
+    return previous
 
 
 def _sampling_rate(info: VideoInfo, fps: float | Fraction) -> Fraction:
@@ -823,95 +853,102 @@ def extract_frames(
     between ``start`` and ``end``, scaled to ``max_size``. Re-extracting into the
     same folder replaces the earlier frames (and removes surplus ones). Raises
     InputError for unusable input and Cancelled when ``cancel`` is set.
+
+    Examples
+    --------
+    >>> summary = extract_frames("clip.mp4", "clip_frames", ExtractParams(fps=10))  # doctest: +SKIP
+    >>> summary.outputs[0].name  # doctest: +SKIP
+    'frame_00001.png'
     """
     params = params or ExtractParams()
     start_time = time.perf_counter()
     info = probe_video(video)
     out = check_output_folder(output_dir)
-    rate = _sampling_rate(info, params.fps)
-    end = params.end
-    if info.duration and end > info.duration:
-        end = 0.0
-    estimate = expected_frames(info, rate, params.start, end)
-    digits = max(5, len(str(estimate * 2)))
-    names = [frame_name(i, params.image_format, digits=digits) for i in range(max(estimate, 1))]
-    previous = _check_extract_folder(out, names, overwrite=overwrite)
-
     warnings: list[str] = []
-    if info.variable_frame_rate and params.fps <= 0:
-        warnings.append(
-            f"{info.path.name} has a variable frame rate; frames were sampled evenly at its average rate "
-            f"({float(rate):.3f} fps)."
+    with folder_lock(out, "Extract", warnings=warnings):  # one writer per folder
+        rate = _sampling_rate(info, params.fps)
+        end = params.end
+        if info.duration and end > info.duration:
+            end = 0.0
+        estimate = expected_frames(info, rate, params.start, end)
+        digits = max(5, len(str(estimate * 2)))
+        names = [frame_name(i, params.image_format, digits=digits) for i in range(max(estimate, 1))]
+        previous = _check_extract_folder(out, names, info.path, overwrite=overwrite)
+
+        if info.variable_frame_rate and params.fps <= 0:
+            warnings.append(
+                f"{info.path.name} has a variable frame rate; frames were sampled evenly at its average rate "
+                f"({float(rate):.3f} fps)."
+            )
+        cancel = cancel or CancelToken()
+        report(progress, 0, estimate, start_time, "Starting")
+        width, height = fit_within(info.width, info.height, params.max_size)
+        earlier = previous.names if previous is not None else ()
+        written: list[str] = []
+
+        def sidecar(listed: Sequence[str], *, complete: bool) -> bytes:
+            timing = VideoTiming(
+                source=os.path.realpath(info.path),
+                fps=rate,
+                duration=float(len(written) / rate),
+                start=params.start,
+                end=end,
+                frame_count=len(written),
+                width=width,
+                height=height,
+                has_audio=info.has_audio,
+                names=tuple(listed),
+                # An unfinished sidecar matches no identity, so prepare_frames never reuses its folder.
+                identity=_extract_identity(info.path, params) if complete else {},
+                complete=complete,
+            )
+            return timing.to_json().encode("utf-8")
+
+        def unfinished() -> bytes:
+            # Every name that may be on disk, so the next extraction here removes what it does not rewrite.
+            return sidecar(list(dict.fromkeys([*earlier, *names, *written])), complete=False)
+
+        write_bytes_atomic(out / SIDECAR_NAME, unfinished())
+        frames = iter_video_frames(
+            info.path, fps=rate, start=params.start, end=end, max_size=params.max_size, info=info, warnings=warnings
         )
-    cancel = cancel or CancelToken()
-    report(progress, 0, estimate, start_time, "Starting")
-    width, height = fit_within(info.width, info.height, params.max_size)
-    earlier = previous.names if previous is not None else ()
-    written: list[str] = []
+        finished = False
+        try:
+            with contextlib.closing(frames), WriteBehind(workers=workers, depth=workers + 2) as writer:
+                for index, image in enumerate(frames):
+                    if cancel.cancelled:
+                        break
+                    name = frame_name(index, params.image_format, digits=digits)
+                    writer.submit(index, out / name, image)
+                    written.append(name)
+                    report(progress, index + 1, max(estimate, index + 1), start_time, name)
+            finished = not cancel.cancelled
+        finally:
+            if not finished:
+                write_bytes_atomic(out / SIDECAR_NAME, unfinished())
+        if cancel.cancelled:
+            msg = (
+                f"Cancelled after {len(written)} frames; the folder is marked unfinished, so extract the video "
+                "again before using it."
+            )
+            raise Cancelled(msg)
 
-    def sidecar(listed: Sequence[str], *, complete: bool) -> bytes:
-        timing = VideoTiming(
-            source=os.path.realpath(info.path),
-            fps=rate,
-            duration=float(len(written) / rate),
-            start=params.start,
-            end=end,
-            frame_count=len(written),
-            width=width,
-            height=height,
-            has_audio=info.has_audio,
-            names=tuple(listed),
-            # An unfinished sidecar matches no identity, so prepare_frames never reuses its folder.
-            identity=_extract_identity(info.path, params) if complete else {},
-            complete=complete,
+        keep = set(written)
+        for stale in earlier:
+            if stale not in keep and "/" not in stale and "\\" not in stale:
+                with contextlib.suppress(FileNotFoundError):
+                    (out / stale).unlink()
+        write_bytes_atomic(out / SIDECAR_NAME, sidecar(written, complete=True))
+        report(progress, len(written), len(written), start_time, "Done")
+        return RunSummary(
+            operation="Extract",
+            output=out,
+            written=len(written),
+            total=len(written),
+            seconds=time.perf_counter() - start_time,
+            warnings=warnings,
+            outputs=[out / n for n in written],
         )
-        return timing.to_json().encode("utf-8")
-
-    def unfinished() -> bytes:
-        # Every name that may be on disk, so the next extraction here removes what it does not rewrite.
-        return sidecar(list(dict.fromkeys([*earlier, *names, *written])), complete=False)
-
-    write_bytes_atomic(out / SIDECAR_NAME, unfinished())
-    frames = iter_video_frames(
-        info.path, fps=rate, start=params.start, end=end, max_size=params.max_size, info=info, warnings=warnings
-    )
-    finished = False
-    try:
-        with contextlib.closing(frames), WriteBehind(workers=workers, depth=workers + 2) as writer:
-            for index, image in enumerate(frames):
-                if cancel.cancelled:
-                    break
-                name = frame_name(index, params.image_format, digits=digits)
-                writer.submit(index, out / name, image)
-                written.append(name)
-                report(progress, index + 1, max(estimate, index + 1), start_time, name)
-        finished = not cancel.cancelled
-    finally:
-        if not finished:
-            write_bytes_atomic(out / SIDECAR_NAME, unfinished())
-    if cancel.cancelled:
-        msg = (
-            f"Cancelled after {len(written)} frames; the folder is marked unfinished, so extract the video "
-            "again before using it."
-        )
-        raise Cancelled(msg)
-
-    keep = set(written)
-    for stale in earlier:
-        if stale not in keep and "/" not in stale and "\\" not in stale:
-            with contextlib.suppress(FileNotFoundError):
-                (out / stale).unlink()
-    write_bytes_atomic(out / SIDECAR_NAME, sidecar(written, complete=True))
-    report(progress, len(written), len(written), start_time, "Done")
-    return RunSummary(
-        operation="Extract",
-        output=out,
-        written=len(written),
-        total=len(written),
-        seconds=time.perf_counter() - start_time,
-        warnings=warnings,
-        outputs=[out / n for n in written],
-    )
 
 
 # --- assemble ------------------------------------------------------------------------------------
@@ -960,6 +997,15 @@ def assemble_video(
     source video) is kept, trimmed like the frames were. Frames whose size
     differs from the first are fitted to it, with a warning. The file is written
     to a temporary name and moved into place only when complete.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from abysz_lab.demo import make_demo_clip
+    >>> clip = make_demo_clip(tempfile.mkdtemp(), frames=4, width=64, height=48)
+    >>> summary = assemble_video(clip.generated, clip.root / "clip.mp4", AssembleParams(fps=12))
+    >>> summary.written, summary.output.stat().st_size > 0
+    (4, True)
     """
     params = params or AssembleParams()
     start = time.perf_counter()
@@ -968,7 +1014,10 @@ def assemble_video(
     audio_path = _check_video_path(audio_from, "sound source") if audio_from is not None else None
     is_gif = Path(output).suffix.lower() == ".gif"
     inputs = [p for p in (audio_path, Path(sidecar.source) if sidecar else None) if p is not None]
-    out = _check_output_file(output, (".mp4", ".gif"), *inputs, overwrite=overwrite)
+    timing_folder = [Path(timing).expanduser()] if timing is not None and Path(timing).expanduser().is_dir() else []
+    out = _check_output_file(
+        output, (".mp4", ".gif"), *inputs, overwrite=overwrite, input_folders=[folder.folder, *timing_folder]
+    )
     warnings = [folder.skipped_summary] if folder.skipped_summary else []
 
     if params.fps > 0:
@@ -1016,7 +1065,7 @@ def assemble_video(
         encode += ["-f", "mp4"]
         in_size = even
 
-    with _temp_beside(out) as tmp:
+    with file_lock(out, "Assemble"), _temp_beside(out) as tmp:
         args = ["-loglevel", "error", "-y", *_raw_input_args(*in_size, rate), *audio_in, *encode, str(tmp)]
         frames = _fitted_frames(folder, size, workers, mismatched)
         if not is_gif:
@@ -1122,7 +1171,7 @@ def compare_videos(
         msg = f"Give one label per input: {count} inputs but {len(labels)} labels."
         raise InputError(msg)
     folders = [list_frames(p, role=f"'{label}' frames") for p, label in zip(inputs, labels, strict=True)]
-    out = _check_output_file(output, (".mp4",), overwrite=overwrite)
+    out = _check_output_file(output, (".mp4",), overwrite=overwrite, input_folders=[f.folder for f in folders])
     total = min(len(f) for f in folders)
     warnings = [f.skipped_summary for f in folders if f.skipped_summary]
     if len({len(f) for f in folders}) > 1:
@@ -1153,7 +1202,7 @@ def compare_videos(
     first = compose(0)
     cancel = cancel or CancelToken()
     report(progress, 0, total, start, "Starting")
-    with _temp_beside(out) as tmp:
+    with file_lock(out, "Compare"), _temp_beside(out) as tmp:
         args = ["-loglevel", "error", "-y", *_raw_input_args(first.shape[1], first.shape[0], rate)]
         args += [*_x264_args(params.quality, "medium"), "-f", "mp4", str(tmp)]
         frames = read_ahead(compose, range(total), workers=workers, depth=workers + 2)
@@ -1209,9 +1258,7 @@ def fuse_style(
     start = time.perf_counter()
     base = list_frames(frames_dir, role="frames")
     style = list_frames(style_dir, role="style frames")
-    out = check_output_folder(output_dir, base.folder, style.folder)
     total = len(base) if params.lengths == "loop" else min(len(base), len(style))
-    out_paths = [out / p.name for p in base.frames[:total]]
     identity = {
         "params": prm.as_dict(params),
         "frames": os.path.realpath(base.folder),
@@ -1219,44 +1266,36 @@ def fuse_style(
         "frame_count": len(base),
         "style_count": len(style),
     }
-    record = RunRecord(out, "fuse", identity)
-    check_name_collisions(out, [p.name for p in out_paths], record, overwrite=overwrite)
     warnings = [f.skipped_summary for f in (base, style) if f.skipped_summary]
     if len(base) != len(style):
         how = "looped" if params.lengths == "loop" and len(style) < len(base) else "cut to the shorter"
         warnings.append(f"{len(base)} frames and {len(style)} style frames: the style sequence was {how}.")
-    done = resume_point(record, out_paths, resume=resume, warnings=warnings)
 
     def fused(index: int) -> np.ndarray:
         image = read_frame(base.frames[index])
         tint = read_frame(style.frames[index % len(style)])
         return overlay_blend(image, fit_to_size(tint, image.shape[1], image.shape[0]), params.strength)
 
-    cancel = cancel or CancelToken()
-    checkpoint = Checkpoint(record, total, done)
-    report(progress, done, total, start, "Starting")
-
-    def results() -> Iterator[tuple[int, np.ndarray]]:
+    def results(run: FrameRun) -> Iterator[tuple[int, np.ndarray]]:
+        done = run.done
         with contextlib.closing(read_ahead(fused, range(done, total), workers=workers, depth=workers + 2)) as frames:
             yield from zip(range(done, total), frames, strict=False)
 
-    written = write_results(
-        results(),
-        out_paths,
-        checkpoint,
-        cancel,
+    return run_frames(
+        "fuse",
+        "Style fuse",
+        output_dir,
+        names=[p.name for p in base.frames[:total]],
+        inputs=base.frames + style.frames,
+        identity=identity,
+        stream=results,
+        input_folders=(base.folder, style.folder),
+        overwrite=overwrite,
+        resume=resume,
         progress=progress,
-        start=start,
+        cancel=cancel,
         workers=workers,
-    )
-    return RunSummary(
-        operation="Style fuse",
-        output=out,
-        written=written,
-        total=total,
-        seconds=time.perf_counter() - start,
-        resumed_from=done,
-        skipped_inputs=sum(len(f.skipped_files) + len(f.skipped_dirs) for f in (base, style)),
         warnings=warnings,
-        outputs=out_paths,
+        skipped_inputs=sum(len(f.skipped_files) + len(f.skipped_dirs) for f in (base, style)),
+        start=start,
     )

@@ -77,3 +77,14 @@ def no_magickwand(monkeypatch):
     for name in [m for m in sys.modules if m == "wand" or m.startswith("wand.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setattr(builtins, "__import__", fake_import)
+
+
+@pytest.fixture(autouse=True)
+def _process_wide_access_settings_restored():
+    """Tests that set the folder policy or the frame limit (launchers, the A1111 tab) do not leak them."""
+    from abysz_lab import access, frames
+
+    policy, limits = access.current_policy(), frames.frame_limits()
+    yield
+    access.set_policy(policy)
+    frames.set_frame_limits(limits)

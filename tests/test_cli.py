@@ -151,7 +151,7 @@ def test_dfi_warns_about_a_damaged_video_input(tmp_path, capsys):
     assert main(["dfi", "--source", str(whole), "--generated", str(damaged), "--out", str(tmp_path / "o")]) == 0
     err = capsys.readouterr().err
     assert "warning: generated video: ffmpeg met" in err
-    assert "source video" not in err
+    assert "warning: source video" not in err
 
 
 def test_dfi_with_a_broken_video_exits_2(tmp_path, capsys):

@@ -40,7 +40,13 @@ def test_settings_appear_in_the_abysz_lab_section(webui):
     script_callbacks, _, shared, _ = webui
     script_callbacks.ui_settings_callback()
     ours = {k: v for k, v in shared.opts.data_labels.items() if k.startswith("abysz_lab_")}
-    assert set(ours) == {"abysz_lab_output_root", "abysz_lab_preview_frames", "abysz_lab_magick_home"}
+    assert set(ours) == {
+        "abysz_lab_output_root",
+        "abysz_lab_preview_frames",
+        "abysz_lab_magick_home",
+        "abysz_lab_allowed_roots",
+        "abysz_lab_max_megapixels",
+    }
     assert {v.section for v in ours.values()} == {("abysz_lab", "Abysz LAB")}
     assert {v.category_id for v in ours.values()} == {"postprocessing"}  # A1111 1.7+: under "Postprocessing"
     assert shared.opts.abysz_lab_preview_frames == 4

@@ -207,7 +207,7 @@ def test_cancel_during_the_comparison_keeps_the_dfi_result_and_skips_the_rest(ha
     assert shown is None and summary == "" and plot is None
     assert not list(tmp_path.glob("*compare*"))  # the half-written video is gone
     assert not any(d.startswith("Analysis") for d in descs)
-    assert not handlers.guard.busy
+    assert not handlers.busy
 
 
 def test_cancel_during_the_analysis_keeps_the_dfi_result_and_the_comparison(handlers, clip, tmp_path):
@@ -224,7 +224,7 @@ def test_cancel_during_the_analysis_keeps_the_dfi_result_and_the_comparison(hand
     assert last_output == str(tmp_path / "out")
     assert shown is not None and Path(shown).is_file()
     assert summary == "" and plot is None
-    assert not handlers.guard.busy
+    assert not handlers.busy
 
 
 # --- the flicker analysis --------------------------------------------------------------------------

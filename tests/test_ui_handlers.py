@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -139,12 +140,13 @@ def test_cancel_mid_run_stops_with_whole_frames_and_says_how_far(handlers, clip,
     assert all(_is_update(o) for o in others)
     assert 4 <= len(written) < 12
     assert all(read_frame(p).shape == (96, 128, 3) for p in written)
-    assert not handlers.guard.busy
+    assert not handlers.busy
 
 
-def test_second_click_during_a_run_is_told_a_run_is_going(handlers, clip, tmp_path):
+def test_second_click_during_a_run_waits_its_turn_and_says_how_many_are_ahead(handlers, clip, tmp_path):
+    """The shared queue: a second run is queued behind the first (not refused) and then runs."""
     reached, release = threading.Event(), threading.Event()
-    first_result = []
+    first_result, second_result, second_descs = [], [], []
 
     def slow_progress(done_total, **_):
         if done_total[0] == 2:
@@ -156,17 +158,52 @@ def test_second_click_during_a_run_is_told_a_run_is_going(handlers, clip, tmp_pa
             handlers.run(dfi_values(clip.source, clip.generated, tmp_path / "a"), slow_progress)
         )
     )
+    second = threading.Thread(
+        target=lambda: second_result.append(
+            handlers.run(
+                dfi_values(clip.source, clip.generated, tmp_path / "b"),
+                lambda done_total, desc="", **_: second_descs.append(desc),
+            )
+        )
+    )
     first.start()
     try:
         assert reached.wait(timeout=30)
-        status, *others = handlers.run(dfi_values(clip.source, clip.generated, tmp_path / "b"))
+        second.start()
+        deadline = time.monotonic() + 30
+        while "Queued behind 1 job" not in second_descs:
+            assert time.monotonic() < deadline, second_descs
+            time.sleep(0.05)
+        assert not (tmp_path / "b").exists()  # it waits while the first one holds the clip's folders
     finally:
         release.set()
         first.join(timeout=60)
-    assert "already going" in status
-    assert all(_is_update(o) for o in others)
-    assert not (tmp_path / "b").exists()
+        second.join(timeout=60)
     assert "12 of 12" in first_result[0][0]
+    assert "12 of 12" in second_result[0][0]
+    assert not handlers.busy
+
+
+def test_a_run_into_the_folder_a_queued_run_writes_is_refused_naming_it(handlers, clip, tmp_path):
+    reached, release = threading.Event(), threading.Event()
+
+    def slow_progress(done_total, **_):
+        if done_total[0] == 2:
+            reached.set()
+            release.wait(timeout=30)
+
+    values = dfi_values(clip.source, clip.generated, tmp_path / "a")
+    first = threading.Thread(target=lambda: handlers.run(values, slow_progress))
+    first.start()
+    try:
+        assert reached.wait(timeout=30)
+        status, *others = handlers.run(values)
+    finally:
+        release.set()
+        first.join(timeout=60)
+    assert "abysz-msg-error" in status
+    assert "writes into" in status and "job " in status
+    assert all(_is_update(o) for o in others)
 
 
 def test_cancel_with_nothing_running_says_so(handlers):

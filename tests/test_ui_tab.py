@@ -102,7 +102,16 @@ def test_settings_options_come_from_the_settings_dataclass():
     from abysz_lab.ui import settings_options
 
     options = {o.key: o for o in settings_options()}
-    assert set(options) == {"abysz_lab_output_root", "abysz_lab_preview_frames", "abysz_lab_magick_home"}
+    assert set(options) == {
+        "abysz_lab_output_root",
+        "abysz_lab_preview_frames",
+        "abysz_lab_magick_home",
+        "abysz_lab_allowed_roots",
+        "abysz_lab_max_megapixels",
+    }
+    limit = options["abysz_lab_max_megapixels"]
+    assert limit.slider
+    assert (limit.default, limit.component_args["minimum"], limit.component_args["maximum"]) == (64, 1, 1024)
     preview = options["abysz_lab_preview_frames"]
     assert preview.slider
     assert (preview.default, preview.component_args["minimum"], preview.component_args["maximum"]) == (4, 1, 12)

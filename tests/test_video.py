@@ -262,8 +262,8 @@ def test_prepare_frames_does_not_reuse_a_folder_another_video_was_cancelled_into
     expected = [read_frame(p) for p in sorted(work.glob("frame_*.png"))]
     token, callback = cancel_after(3)
     with pytest.raises(Cancelled):
-        extract_frames(other, work, ExtractParams(fps=10), progress=callback, cancel=token)
-    again = prepare_frames(clip, work, ExtractParams(fps=10))
+        extract_frames(other, work, ExtractParams(fps=10), overwrite=True, progress=callback, cancel=token)
+    again = prepare_frames(clip, work, ExtractParams(fps=10), overwrite=True)  # a work folder the caller owns
     assert again.summary is not None  # extracted afresh
     frames = [read_frame(p) for p in sorted(work.glob("frame_*.png"))]
     assert len(frames) == len(expected)
@@ -627,6 +627,22 @@ def test_fuse_with_another_strength_starts_over(tmp_path):
     assert "other settings" in " ".join(stronger.warnings)
     fresh = fuse_style(tmp_path / "frames", tmp_path / "style", tmp_path / "fresh", FuseParams(strength=1.0))
     for name in (p.name for p in fresh.outputs):
+        assert np.array_equal(read_frame(tmp_path / "out" / name), read_frame(tmp_path / "fresh" / name))
+
+
+def test_fuse_after_the_frames_were_rendered_again_computes_the_new_frames(tmp_path):
+    """Re-rendered inputs must not count as "already done": the old fuse kept the stale output."""
+    write_frames(tmp_path / "frames", 4)
+    write_frames(tmp_path / "style", 4)
+    fuse_style(tmp_path / "frames", tmp_path / "style", tmp_path / "out")
+    rerendered = [255 - read_frame(p) for p in sorted((tmp_path / "frames").glob("*.png"))]
+    for path, image in zip(sorted((tmp_path / "frames").glob("*.png")), rerendered, strict=True):
+        write_frame(path, image)
+    again = fuse_style(tmp_path / "frames", tmp_path / "style", tmp_path / "out")
+    assert "nothing to do" not in again.describe()
+    assert again.resumed_from == 0
+    fresh = fuse_style(tmp_path / "frames", tmp_path / "style", tmp_path / "fresh")
+    for name in (p.name for p in fresh.outputs):  # the stale output would be the inverse image's fuse
         assert np.array_equal(read_frame(tmp_path / "out" / name), read_frame(tmp_path / "fresh" / name))
 
 

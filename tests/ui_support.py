@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,19 +87,27 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(command: list[str], log_path: Path, url: str, timeout: float = 120) -> Iterator[subprocess.Popen]:
-    """Run a web server subprocess until ``url`` answers 200; stop it afterwards."""
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", PYTHONPATH=str(REPO))
+def serving(
+    command: list[str],
+    log_path: Path,
+    url: str,
+    timeout: float = 120,
+    *,
+    cwd: Path = REPO,
+    env: dict[str, str] | None = None,
+    ready_status: int = 200,
+) -> Iterator[subprocess.Popen]:
+    """Run a web server subprocess (in ``cwd``) until ``url`` answers ``ready_status``; stop it afterwards."""
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", PYTHONPATH=str(REPO), **(env or {}))
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
                 pytest.fail(f"the server exited with {proc.returncode}:\n{log_path.read_text()}")
-            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    break
+            if _status(url) == ready_status:
+                break
             if time.monotonic() > deadline:
                 pytest.fail(f"the server did not answer within {timeout} s:\n{log_path.read_text()}")
             time.sleep(0.5)
@@ -109,6 +118,17 @@ def serving(command: list[str], log_path: Path, url: str, timeout: float = 120) 
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _status(url: str) -> int | None:
+    """The HTTP status ``url`` answers with (errors included), or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return None
 
 
 @contextlib.contextmanager

@@ -18,8 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from abysz_lab import access
 from abysz_lab import params as prm
+from abysz_lab.access import ServerAccess
 from abysz_lab.errors import InputError
+from abysz_lab.frames import FrameLimits, set_frame_limits
 
 TAB_ELEM_ID = "abysz_lab"  # A1111 tab id: ui-config keys, and the page element is "tab_abysz_lab"
 ROOT_ELEM_ID = "abysz_lab_root"  # our own wrapper inside the tab; style.css is scoped under it
@@ -52,6 +55,21 @@ class UISettings:
         label="ImageMagick location (MAGICK_HOME)",
         help="Folder of the ImageMagick install, for when Wand cannot find it (Windows: the folder with "
         "CORE_RL_MagickWand_.dll). Takes effect before ImageMagick is first used.",
+    )
+    allowed_roots: str = prm.param(
+        "",
+        label="Allowed folders when shared",
+        help="When the WebUI listens on the network, is shared, or hides directory settings "
+        "(--listen, --share, --server-name, --hide-ui-dir-config), Abysz LAB reads and writes only inside these "
+        "folders (one a line). Empty: the WebUI's outputs folder. Ignored for a WebUI only this machine reaches.",
+    )
+    max_megapixels: float = prm.param(
+        FrameLimits().max_megapixels,
+        label=prm.specs(FrameLimits)[0].label,
+        help=prm.specs(FrameLimits)[0].help,
+        minimum=prm.specs(FrameLimits)[0].minimum,
+        maximum=prm.specs(FrameLimits)[0].maximum,
+        step=prm.specs(FrameLimits)[0].step,
     )
     in_webui: bool = False  # inside A1111/Forge: show "Send to img2img batch"
     source: str = ""  # pre-filled folders (standalone --demo)
@@ -176,12 +194,65 @@ def build_ui(settings: UISettings | None = None, *, subtabs: list[SubTab] | None
     return blocks
 
 
+def apply_webui_access(settings: UISettings, cmd_opts: Any, outputs_dir: str | os.PathLike[str]) -> str:
+    """Inside A1111/Forge: set the folder policy and the frame limit from the settings; return a console line.
+
+    Confined to ``settings.allowed_roots`` (default ``outputs_dir``) only when
+    ``cmd_opts`` says the WebUI is reachable from elsewhere or hides its
+    directory settings (see :func:`abysz_lab.access.policy_for_webui`).
+    """
+    policy = access.policy_for_webui(cmd_opts, settings.allowed_roots, outputs_dir)
+    access.set_policy(policy)
+    set_frame_limits(FrameLimits(settings.max_megapixels))
+    return "" if policy.unrestricted else f"Abysz LAB: {policy.describe()}"
+
+
 def launch_standalone(
-    settings: UISettings | None = None, *, host: str = "127.0.0.1", port: int | None = None, concurrency: int = 4
+    settings: UISettings | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    concurrency: int = 4,
+    access_rules: ServerAccess | None = None,
+    api: bool = False,
 ) -> None:
-    """Serve the tab as its own web app (queue on) until interrupted."""
+    """Serve the tab as its own web app (queue on) until interrupted or sent SIGTERM; with ``api`` the HTTP API too.
+
+    ``access_rules`` (default: local, no login) sets gradio's login, the
+    process-wide folder policy and the Host/Origin guard on every route (the
+    API's routes also ask for the login, as HTTP Basic). Raises InputError for
+    a bad or busy port.
+    """
+    from starlette.middleware import Middleware
+
     from abysz_lab.ui import compat
 
+    access.check_port(port)
+    rules = access_rules or ServerAccess(host=host, rules=access.HostRules.for_bind(host))
+    access.set_policy(rules.policy)
+    for line in rules.warnings():
+        print(line, file=sys.stderr)
     blocks = build_ui(settings)
     compat.enable_queue(blocks, concurrency)
-    blocks.launch(server_name=host, server_port=port, inbrowser=False, show_api=False)
+    auth = rules.credentials.gradio_auth if rules.credentials is not None else None
+    guard = Middleware(access.RequestGuard, rules=rules.rules)
+    options = {"server_name": host, "server_port": port, "inbrowser": False, "show_api": False, "auth": auth}
+    with compat.stop_on_sigterm():
+        try:
+            if not api:
+                blocks.launch(**options, app_kwargs={"middleware": [guard]})
+                return
+            # As A1111 does: launch without blocking, add the routes to gradio's FastAPI app, then block.
+            app, local_url, _ = blocks.launch(**options, app_kwargs={"middleware": [guard]}, prevent_thread_lock=True)
+        except OSError as exc:  # gradio: "Cannot find empty port in range"
+            where = f"Port {port} is" if port is not None else "No port from 7860 to 7959 is free: each is"
+            msg = (
+                f"{where} already in use (or needs admin rights: ports below 1024). "
+                "Stop the other server or choose another --port."
+            )
+            raise InputError(msg) from exc
+        from abysz_lab import api as http_api
+
+        http_api.add_to_app(app, bind_host=host, credentials=rules.credentials, extra_hosts=rules.rules.extra_hosts)
+        print(f"HTTP API at {local_url.rstrip('/')}{http_api.PREFIX}/")
+        blocks.block_thread()

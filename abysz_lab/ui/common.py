@@ -27,10 +27,10 @@ import gradio as gr
 import numpy as np
 
 from abysz_lab import params as prm
+from abysz_lab.access import current_policy
 from abysz_lab.errors import AbyszError, Cancelled, InputError
 from abysz_lab.jobs import CancelToken, Progress, ProgressCallback, RunSummary
 from abysz_lab.ui import compat
-from abysz_lab.video import VIDEO_EXTENSIONS
 
 ELEM_PREFIXES = ("abysz_", "abysz-")
 
@@ -191,18 +191,28 @@ def path_box(text: Any, what: str, *, optional: Literal[False] = False) -> Path:
 @overload
 def path_box(text: Any, what: str, *, optional: Literal[True]) -> Path | None: ...
 def path_box(text: Any, what: str, *, optional: bool = False) -> Path | None:
-    """A path typed into a textbox (quotes from "copy as path" removed).
+    """A path typed into a textbox (quotes from "copy as path" removed), within the folders the server may use.
 
     An empty box gives None when ``optional``, else InputError asking for ``what``
-    ("Enter the DFI source frames folder.").
+    ("Enter the DFI source frames folder."). On a server others can reach, a
+    path outside the allowed roots (after ``..`` and symlinks) is refused with
+    InputError naming them (see :mod:`abysz_lab.access`).
     """
     typed = str(text or "").strip().strip('"')
     if typed:
-        return Path(typed).expanduser()
+        return allowed_path(Path(typed), what)
     if optional:
         return None
     msg = f"Enter {what}."
     raise InputError(msg)
+
+
+def allowed_path(path: Path, what: str = "") -> Path:
+    """``path`` (``~`` expanded) if the process-wide access policy allows it; InputError naming the roots otherwise.
+
+    For paths the UI derives (an output next to an input) as well as typed ones.
+    """
+    return current_policy().check_path(path, what or "the path")
 
 
 def whole_number(value: Any, what: str, minimum: int = 0) -> int:
@@ -219,14 +229,10 @@ def whole_number(value: Any, what: str, minimum: int = 0) -> int:
 
 
 def is_video_input(path: Path) -> bool:
-    """True when an input box names a file (to extract) rather than a frame folder.
+    """True when an input box names a file (to extract) rather than a frame folder (see the pipeline)."""
+    from abysz_lab.pipeline import is_video_input as names_a_video
 
-    A missing path with a video extension counts too, so the user hears "video
-    not found" rather than "folder not found".
-    """
-    if path.is_dir():
-        return False
-    return path.is_file() or path.suffix.lower() in VIDEO_EXTENSIONS
+    return names_a_video(path)
 
 
 def resolve_output(input_text: Any, output_text: Any, output_root: str = "", *, suffix: str, what: str) -> Path:
@@ -241,7 +247,7 @@ def resolve_output(input_text: Any, output_text: Any, output_root: str = "", *, 
     stem = given.stem if is_video_input(given) else given.name
     name = f"{stem or 'frames'}{suffix}"
     root = path_box(output_root, "", optional=True)
-    return root / name if root is not None else given.parent / name
+    return allowed_path(root / name if root is not None else given.parent / name, "the output folder")
 
 
 def run_rows(summary: RunSummary, unit: str = "frames") -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ import contextlib
 import inspect
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -118,6 +119,37 @@ def temp_folder(prefix: str) -> Path:
             _temp_root = Path(tempfile.mkdtemp(prefix="abysz_lab_"))
             atexit.register(shutil.rmtree, _temp_root, ignore_errors=True)
         return Path(tempfile.mkdtemp(prefix=prefix, dir=_temp_root))
+
+
+def remove_temp_root() -> None:
+    """Delete Abysz LAB's temporary root now (at exit it goes anyway); the next temp_folder makes a new one."""
+    global _temp_root  # see temp_folder
+    with _temp_lock:
+        if _temp_root is not None:
+            shutil.rmtree(_temp_root, ignore_errors=True)
+            _temp_root = None
+
+
+@contextlib.contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """While serving: SIGTERM stops the server like Ctrl-C, and the temporary folder is removed either way.
+
+    Python runs atexit handlers on Ctrl-C but not when killed by SIGTERM
+    (``kill``, ``systemctl stop``, a container stopping), which left the
+    temporary folder behind. gradio's ``launch`` returns on KeyboardInterrupt.
+    """
+
+    def stop(signum, frame):  # noqa: ARG001 - signal handler signature
+        raise KeyboardInterrupt
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, stop) if in_main else None
+    try:
+        yield
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+        remove_temp_root()
 
 
 class ServedFiles:

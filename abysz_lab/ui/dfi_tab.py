@@ -1,37 +1,36 @@
-"""The DFI sub-tab: folders or videos, every DFIParams control, mask previews, a guarded run with progress and cancel.
+"""The DFI sub-tab: folders or videos, every DFIParams control, mask previews, a queued run with progress and cancel.
 
-A run has up to five phases, all under one run guard and one cancel token:
-extract the source video, extract the generated video (only for video
-inputs), DFI, the comparison video (original | generated | stabilised) and
-the flicker analysis (the last two optional). The button handlers live on
+A run is :func:`abysz_lab.pipeline.stabilise` as a job on the process's job
+queue (shared with the HTTP API), stopped by the tab's Cancel: extract the
+source and generated videos (only for video inputs), DFI, the comparison
+video and the flicker analysis (the last two optional).
+The tab keeps no pipeline logic: it turns control values into the pipeline's
+arguments and its result into what the page shows. The button handlers live on
 :class:`DFIHandlers` and take plain values (a dict of control name -> value),
 so tests call exactly what the buttons call.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-from collections.abc import Callable, Iterator, Mapping
+import contextvars
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from abysz_lab import analysis, video
+from abysz_lab import analysis, pipeline
 from abysz_lab import params as prm
-from abysz_lab.dfi import DFIParams, preview_masks, run_dfi
+from abysz_lab.dfi import DFIParams, preview_masks
 from abysz_lab.errors import AbyszError, Cancelled, InputError
-from abysz_lab.frames import read_frame, write_bytes_atomic
-from abysz_lab.jobs import SIDECAR_SUFFIX, CancelToken, RunSummary
+from abysz_lab.frames import read_frame
+from abysz_lab.jobqueue import Job, JobQueue, default_queue
+from abysz_lab.jobs import RunSummary
+from abysz_lab.pipeline import COMPARE_SUFFIX, WORK_SUFFIX
 from abysz_lab.ui import TabContext, UISettings, common, compat
 
 OUTPUT_SUFFIX = "_dfi"
-WORK_SUFFIX = "_work"  # <output>_work/source and /generated hold frames extracted from video inputs
-WORK_MARKER = ".abysz_lab_work"  # marks a work folder as ours, so a cancelled extraction may be replaced
-COMPARE_SUFFIX = "_compare"
-COMPARE_RECORD = f".compare{SIDECAR_SUFFIX}"  # in the output folder: which comparison video we wrote
 ROLES = {"source": "the DFI source frames folder or video", "generated": "the DFI generated frames folder or video"}
 
 
@@ -57,64 +56,6 @@ def first_and_last_frames(summary: RunSummary) -> tuple[Any, Any]:
     return first, last
 
 
-def work_folder(output: Path) -> Path:
-    """Where frames extracted from video inputs go: ``<output>_work`` next to the output folder."""
-    return output.with_name(f"{output.name}{WORK_SUFFIX}")
-
-
-def claim_work_folder(work: Path) -> Path:
-    """Create (or re-use) our work folder; InputError if a folder of that name holds someone else's files."""
-    if work.exists() and not work.is_dir():
-        msg = f"{work} is a file, not a folder: Abysz LAB needs that name for the frames of your videos. Move it."
-        raise InputError(msg)
-    if work.is_dir() and not (work / WORK_MARKER).is_file() and any(work.iterdir()):
-        msg = (
-            f"The folder {work} exists and was not made by Abysz LAB; it is where the frames of your videos "
-            "would be extracted. Move or rename it, or choose another output folder."
-        )
-        raise InputError(msg)
-    try:
-        work.mkdir(parents=True, exist_ok=True)
-        (work / WORK_MARKER).touch()
-    except OSError as exc:
-        msg = f"Cannot create the work folder {work}: {exc.strerror or exc}."
-        raise InputError(msg) from exc
-    return work
-
-
-def _file_identity(path: Path) -> dict[str, int]:
-    stat = path.stat()
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-
-
-def comparison_target(output: Path) -> tuple[Path, bool]:
-    """Where the comparison video of ``output`` goes, and whether the file there may be replaced.
-
-    ``<output>_compare.mp4`` when it is free or is the one we wrote last time
-    (recorded in the output folder, unchanged since); otherwise the first free
-    ``<output>_compare-N.mp4``, so a user's own file is never overwritten.
-    """
-    record_path = output / COMPARE_RECORD
-    record: dict[str, Any] = {}
-    with contextlib.suppress(OSError, ValueError):
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-    for n in range(1, 100):
-        candidate = output.with_name(f"{output.name}{COMPARE_SUFFIX}{'' if n == 1 else f'-{n}'}.mp4")
-        if not candidate.exists():
-            return candidate, False
-        ours = record.get("name") == candidate.name and record.get("identity") == _file_identity(candidate)
-        if ours and candidate.is_file():
-            return candidate, True
-    msg = f"No free name for the comparison video next to {output}: remove some *{COMPARE_SUFFIX}-N.mp4 files."
-    raise InputError(msg)
-
-
-def remember_comparison(output: Path, written: Path) -> None:
-    """Record in the output folder that ``written`` is our comparison video (so the next run may replace it)."""
-    record = {"name": written.name, "identity": _file_identity(written)}
-    write_bytes_atomic(output / COMPARE_RECORD, json.dumps(record).encode("utf-8"))
-
-
 def analysis_html(result: analysis.AnalysisResult) -> str:
     """The flicker summary line (and any warnings of the analysis) for the tab."""
     line = common.message(f"Flicker analysis: {result.summary.text}", "ok")
@@ -126,23 +67,13 @@ def analysis_html(result: analysis.AnalysisResult) -> str:
     return line + explain + "".join(common.message(w, "warning") for w in result.warnings)
 
 
-def analysis_params(params: DFIParams) -> analysis.AnalysisParams:
-    """Analysis settings matching a DFI run: its tolerance decides which source pixels count as still."""
-    lowest = next(s.minimum for s in prm.specs(analysis.AnalysisParams) if s.name == "tolerance")
-    return analysis.AnalysisParams(tolerance=max(lowest, params.tolerance))
+def phase_progress(progress: Callable[..., Any] | None) -> pipeline.PhaseCallback:
+    """Adapt a ``gr.Progress`` to the pipeline's phase reports: "DFI (step 2 of 4): frame_0003.png"."""
 
+    def update(report: pipeline.PhaseProgress) -> None:
+        common.progress_callback(progress, what=report.title)(report.progress)
 
-@dataclass
-class Phases:
-    """The phases of one run, numbered for the progress bar: "DFI (step 2 of 4)"."""
-
-    names: list[str]
-    progress: Callable[..., Any] | None = None
-
-    def callback(self, name: str) -> Any:
-        """The jobs.ProgressCallback of one phase."""
-        what = f"{name} (step {self.names.index(name) + 1} of {len(self.names)})" if len(self.names) > 1 else name
-        return common.progress_callback(self.progress, what=what)
+    return update
 
 
 @dataclass
@@ -168,14 +99,66 @@ class RunResult:
 
 
 class DFIHandlers:
-    """The DFI sub-tab's button handlers; one instance (and one run guard) per built tab."""
+    """The DFI sub-tab's button handlers; one instance per built tab, its runs on the process's job queue.
+
+    Runs and video extractions for previews go through :func:`abysz_lab.jobqueue.default_queue`, shared
+    with the HTTP API: when it is busy, a click waits its turn ("Queued behind 2 jobs") instead of being
+    refused; a run into a folder that a queued or running job writes is refused, naming that job.
+    """
 
     RUN_OUTPUTS = 7  # status, first frame, last frame, output folder, comparison video, analysis, plot
 
-    def __init__(self, settings: UISettings, guard: common.RunGuard | None = None) -> None:
+    def __init__(self, settings: UISettings, queue: JobQueue | None = None) -> None:
         self.settings = settings
-        self.guard = guard or common.RunGuard("DFI")
+        self.queue = queue or default_queue()
+        self._jobs: list[Job] = []  # this tab's unfinished jobs, for Cancel
         self.served = compat.ServedFiles(prefix="abysz_lab_dfi_")
+
+    @property
+    def busy(self) -> bool:
+        """True while a job of this tab is queued or running."""
+        return any(job.state in ("queued", "running") for job in self._jobs)
+
+    def _queued(
+        self,
+        kind: str,
+        work: Callable[[Job], Any],
+        *,
+        writes: list[Path],
+        reads: list[Path],
+        progress: Callable[..., Any] | None,
+    ) -> Any:
+        """Run ``work(job)`` on the job queue, report "Queued behind N jobs" while it waits; return its value.
+
+        The job's own exception is raised here, in the handler, so the tab shows it as it would any other.
+        """
+        box: dict[str, Any] = {}
+        # gradio 4's gr.Progress finds its event through context variables: the worker thread runs the job in a
+        # copy of this handler's context, as gradio's own thread pool runs a sync handler.
+        context = contextvars.copy_context()
+
+        def run(job: Job) -> dict[str, Any]:
+            try:
+                box["value"] = context.run(work, job)
+            except BaseException as exc:
+                box["error"] = exc
+                raise
+            return {}
+
+        job = self.queue.submit(kind, run, writes=writes, reads=reads)
+        self._jobs.append(job)
+        try:
+            while not job.wait(0.2):
+                ahead = self.queue.ahead_of(job)
+                if job.state == "queued" and progress is not None:
+                    progress((0, 1), desc=f"Queued behind {ahead} job{'s' if ahead != 1 else ''}", unit="jobs")
+        finally:
+            self._jobs.remove(job)
+        if "error" in box:
+            raise box["error"]
+        if "value" not in box:  # cancelled while it waited
+            raise Cancelled(job.message or "Cancelled before it started; nothing was written.")
+        return box["value"]
 
     def _inputs(self, values: Mapping[str, Any]) -> tuple[dict[str, Path], Path]:
         """The typed source/generated paths and the output folder (nothing touched on disk)."""
@@ -187,40 +170,9 @@ class DFIHandlers:
             suffix=OUTPUT_SUFFIX,
             what=ROLES["generated"],
         )
+        # The work folder and the comparison video go beside the output: they must be allowed too.
+        common.allowed_path(pipeline.work_folder(output), "the work folder beside the output")
         return paths, output
-
-    @contextlib.contextmanager
-    def _guarded_if(self, needed: bool) -> Iterator[CancelToken]:
-        if not needed:
-            yield CancelToken()
-            return
-        with self.guard.run() as token:
-            yield token
-
-    def prepare_inputs(
-        self, paths: dict[str, Path], output: Path, phases: Phases, token: CancelToken
-    ) -> tuple[dict[str, Path], list[str]]:
-        """Frame folders for the inputs: folders as they are, videos extracted into ``<output>_work/<role>``."""
-        folders, notes = dict(paths), []
-        for role, path in paths.items():
-            if not common.is_video_input(path):
-                continue
-            work = claim_work_folder(work_folder(output)) / role
-            prepared = video.prepare_frames(
-                path,
-                work,
-                progress=phases.callback(f"Extract {role} video"),
-                cancel=token,
-                overwrite=True,  # our own work folder: the remains of a cancelled extraction may go
-            )
-            folders[role] = prepared.folder
-            if prepared.summary is None:
-                notes.append(f"{role.capitalize()}: re-used the frames extracted earlier from {path.name}.")
-            else:
-                done = prepared.summary
-                notes.append(f"{role.capitalize()}: extracted {done.written} frames from {path.name} to {work}.")
-                notes.extend(done.warnings)
-        return folders, notes
 
     def preview(self, values: Mapping[str, Any], progress: Callable[..., Any] | None = None) -> tuple[Any, str]:
         """Compute masks for a few frames: (gallery items, status HTML).
@@ -232,10 +184,19 @@ class DFIHandlers:
             params = common.params_from_values(DFIParams, values)
             paths, output = self._inputs(values)
             indices = parse_frame_numbers(values.get("preview_frames"))
-            videos = [role for role, path in paths.items() if common.is_video_input(path)]
-            with self._guarded_if(bool(videos)) as token:
-                phases = Phases([f"Extract {role} video" for role in videos], progress)
-                folders, _ = self.prepare_inputs(paths, output, phases, token)
+            folders = dict(paths)
+            if any(pipeline.is_video_input(path) for path in paths.values()):
+                work = pipeline.work_folder(output)
+
+                def extract(job: Job) -> pipeline.PreparedInputs:
+                    return pipeline.prepare_inputs(
+                        paths["source"], paths["generated"], work, progress=phase_progress(progress), cancel=job.cancel
+                    )
+
+                prepared = self._queued(
+                    "extract (DFI preview)", extract, writes=[work], reads=list(paths.values()), progress=progress
+                )
+                folders = prepared.folders
             items = preview_masks(
                 folders["source"],
                 folders["generated"],
@@ -259,99 +220,61 @@ class DFIHandlers:
     def run(self, values: Mapping[str, Any], progress: Callable[..., Any] | None = None) -> tuple[Any, ...]:
         """Run DFI (and the comparison video and flicker analysis when ticked); the Run button's 7 outputs.
 
-        Outputs: status/figures HTML, first and last output frame, output folder,
-        comparison video, analysis summary HTML, analysis plot. When DFI itself
-        fails or is cancelled, only the status changes; when a later phase fails
-        or is cancelled, DFI's results are shown with a note.
+        The phases are :func:`abysz_lab.pipeline.stabilise`'s. Outputs: status/figures
+        HTML, first and last output frame, output folder, comparison video,
+        analysis summary HTML, analysis plot. When DFI itself fails or is
+        cancelled, only the status changes; when a later phase fails or is
+        cancelled, DFI's results are shown with a note.
         """
         try:
             params = common.params_from_values(DFIParams, values)
             paths, output = self._inputs(values)
             limit = common.whole_number(values.get("frames_limit") or 0, "DFI frames limit (0 = all frames)")
-            want_compare, want_analysis = bool(values.get("compare", True)), bool(values.get("analyze", True))
-            names = [f"Extract {role} video" for role, path in paths.items() if common.is_video_input(path)]
-            names += ["DFI"] + ["Comparison video"] * want_compare + ["Analysis"] * want_analysis
-            phases = Phases(names, progress)
-            with self.guard.run() as token:
-                folders, notes = self.prepare_inputs(paths, output, phases, token)
-                summary = run_dfi(
-                    folders["source"],
-                    folders["generated"],
-                    output,
-                    params,
+
+            def stabilise(job: Job) -> pipeline.StabiliseResult:
+                return pipeline.stabilise(
+                    paths["source"],
+                    paths["generated"],
+                    frames_dir=output,
+                    params=params,
+                    compare=bool(values.get("compare", True)),
+                    analyze=bool(values.get("analyze", True)),
                     frames_limit=limit,
                     overwrite=bool(values.get("overwrite")),
                     resume=bool(values.get("resume", True)),
-                    progress=phases.callback("DFI"),
-                    cancel=token,
+                    progress=phase_progress(progress),
+                    cancel=job.cancel,
                 )
-                figures = [*common.run_rows(summary), ("Output folder", str(summary.output))]
-                status = common.figures_html("DFI finished.", figures, summary.warnings)
-                result = RunResult(status, *first_and_last_frames(summary), str(summary.output))
-                result.notes += [common.message(n) for n in notes]
-                self._extras(result, folders, summary, params, limit, phases, token, want_compare, want_analysis)
+
+            writes = [output, pipeline.work_folder(output)]
+            done = self._queued("dfi (tab)", stabilise, writes=writes, reads=list(paths.values()), progress=progress)
         except AbyszError as exc:
             return common.error_message(exc), *[gr.update()] * (self.RUN_OUTPUTS - 1)
-        return result.outputs()
+        return self._result(done).outputs()
 
-    def _extras(
-        self,
-        result: RunResult,
-        folders: dict[str, Path],
-        summary: RunSummary,
-        params: DFIParams,
-        limit: int,
-        phases: Phases,
-        token: CancelToken,
-        want_compare: bool,
-        want_analysis: bool,
-    ) -> None:
-        """The optional phases after DFI: each failure is a note; a cancel also skips what follows."""
-        output = summary.output
-        steps = [("Comparison video", want_compare), ("Analysis", want_analysis)]
-        for index, (name, wanted) in enumerate(steps):
-            if not wanted:
-                continue
-            try:
-                if name == "Comparison video":
-                    result.comparison = self.comparison_video(folders, output, phases.callback(name), token)
-                else:
-                    found = analysis.analyze_folders(
-                        folders["source"],
-                        folders["generated"],
-                        output,
-                        analysis_params(params),
-                        frames_limit=limit,
-                        progress=phases.callback(name),
-                        cancel=token,
-                    )
-                    result.analysis = analysis_html(found)
-                    result.plot = common.to_display(analysis.plot_image(found), max_side=1100)
-            except Cancelled:
-                rest = [n.lower() for n, w in steps[index:] if w]
-                text = f"Cancelled: no {' and no '.join(rest)}. The DFI output is complete."
-                result.notes.append(common.message(text, "warning"))
-                return
-            except AbyszError as exc:
-                result.notes.append(common.message(f"{name} failed: {exc}", "error"))
-
-    def comparison_video(self, folders: dict[str, Path], output: Path, progress: Any, token: CancelToken) -> str:
-        """Write ``<output>_compare.mp4`` (original | generated | stabilised); return a copy gradio serves."""
-        target, replace = comparison_target(output)
-        video.compare_videos(
-            [folders["source"], folders["generated"], output],
-            target,
-            labels=["original", "generated", "stabilised"],  # the roles, whatever the folders are called
-            overwrite=replace,
-            progress=progress,
-            cancel=token,
-        )
-        remember_comparison(output, target)
-        return self.served.serve(target, "compare_mp4")
+    def _result(self, done: pipeline.StabiliseResult) -> RunResult:
+        """What the tab shows of a finished pipeline run."""
+        summary = done.dfi
+        figures = [*common.run_rows(summary), ("Output folder", str(summary.output))]
+        status = common.figures_html("DFI finished.", figures, summary.warnings)
+        result = RunResult(status, *first_and_last_frames(summary), str(summary.output))
+        result.notes += [common.message(n) for n in done.notes]
+        if done.comparison is not None:
+            result.comparison = self.served.serve(done.comparison, "compare_mp4")
+        if done.analysis is not None:
+            result.analysis = analysis_html(done.analysis)
+            result.plot = common.to_display(analysis.plot_image(done.analysis), max_side=1100)
+        result.notes += [common.message(p, "error") for p in done.problems]
+        if done.cancelled:
+            result.notes.append(common.message(done.cancelled, "warning"))
+        return result
 
     def cancel(self) -> str:
         """Ask the running DFI (or its extraction, comparison or analysis) to stop."""
-        if self.guard.cancel():
+        live = [job for job in self._jobs if job.state in ("queued", "running")]
+        for job in live:
+            self.queue.cancel(job.id)
+        if live:
             return common.message("Cancelling: DFI stops after the current frame.", "warning")
         return common.message("No DFI run is going.")
 

@@ -63,14 +63,14 @@ def extract_output(video: Path, uploaded: bool, typed: str | None, output_root: 
     name = f"{video.stem or 'video'}_frames"
     root = common.path_box(output_root, "", optional=True)
     if root is not None:
-        return root / name
+        return common.allowed_path(root / name, "the frames output folder")
     if uploaded:
         msg = (
             "Enter the Tools frames output folder: an uploaded video lives in a temporary folder, "
             "so there is no sensible place next to it."
         )
         raise InputError(msg)
-    return video.parent / name
+    return common.allowed_path(video.parent / name, "the frames output folder")
 
 
 def beside(folder: Path, suffix: str, typed: str | None) -> Path:
@@ -78,7 +78,7 @@ def beside(folder: Path, suffix: str, typed: str | None) -> Path:
     given = common.path_box(typed, "", optional=True)
     if given is not None:
         return given
-    return folder.parent / f"{folder.name or 'frames'}{suffix}"
+    return common.allowed_path(folder.parent / f"{folder.name or 'frames'}{suffix}", "the output")
 
 
 def compare_inputs(values: Mapping[str, Any]) -> tuple[list[Path], list[str]]:

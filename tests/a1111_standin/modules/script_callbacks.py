@@ -45,3 +45,9 @@ def ui_settings_callback() -> None:
     """Run every settings callback."""
     for _, callback in callback_map["callbacks_ui_settings"]:
         callback()
+
+
+def app_started_callback(demo: Any, app: Any) -> None:
+    """What the WebUI calls once its FastAPI app is up (with or without --api): ``callback(demo, app)``."""
+    for _, callback in callback_map["callbacks_app_started"]:
+        callback(demo, app)

@@ -1,8 +1,12 @@
-"""Stand-in for ``modules.shared``: ``opts`` and ``OptionInfo`` (A1111 keeps them in modules.options)."""
+"""Stand-in for ``modules.shared``: ``opts``, ``OptionInfo`` (A1111 keeps it in modules.options) and ``cmd_opts``."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from modules import shared_cmd_options
+
+cmd_opts = shared_cmd_options.cmd_opts
 
 
 class OptionInfo:
@@ -67,6 +71,16 @@ class Options:
 
     def __setattr__(self, key: str, value: Any) -> None:
         self.data[key] = value
+
+    def set(self, key: str, value: Any, is_api: bool = False, run_callbacks: bool = True) -> bool:  # noqa: ARG002
+        """What Settings -> Apply does for one changed value: store it, then run its onchange callback."""
+        if self.data.get(key) == value:
+            return False
+        self.data[key] = value
+        info = self.data_labels.get(key)
+        if run_callbacks and info is not None and info.onchange is not None:
+            info.onchange()
+        return True
 
 
 opts = Options()

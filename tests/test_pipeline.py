@@ -1,0 +1,132 @@
+"""The pipeline: stabilise a video (or frames) into a finished MP4 in one call, from Python and the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import tree_digest
+from media_support import DEMO_FPS, demo_videos, video_facts
+
+from abysz_lab import cli, pipeline
+from abysz_lab.demo import make_demo_clip
+from abysz_lab.dfi import DFIParams, run_dfi
+from abysz_lab.errors import Cancelled, InputError
+from abysz_lab.frames import read_frame
+from abysz_lab.jobs import CancelToken
+
+FRAMES = 12
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    return demo_videos(tmp_path_factory.mktemp("videos"), frames=FRAMES)
+
+
+def test_stabilise_videos_gives_an_mp4_with_the_originals_rate_duration_and_sound(videos, tmp_path):
+    original, generated = videos
+    result = pipeline.stabilise(original, generated, tmp_path / "result.mp4")
+    facts, source = video_facts(tmp_path / "result.mp4"), video_facts(original)
+    assert facts["rate"] == pytest.approx(DEMO_FPS)
+    assert facts["frames"] == FRAMES
+    assert abs(facts["duration"] - source["duration"]) <= 1 / DEMO_FPS
+    assert facts["audio"] == 1
+    assert result.video.output == tmp_path / "result.mp4"
+    assert result.dfi.output == tmp_path / "result_work" / "dfi"
+
+
+def test_stabilise_equals_run_dfi_on_the_same_frames(videos, tmp_path):
+    """The pipeline adds nothing to DFI: its frames are run_dfi's on the extracted frames, byte for byte."""
+    result = pipeline.stabilise(*videos, tmp_path / "result.mp4", params=DFIParams(tolerance=6))
+    direct = run_dfi(result.folders["source"], result.folders["generated"], tmp_path / "direct", DFIParams(tolerance=6))
+    for path in direct.outputs:
+        assert (result.dfi.output / path.name).read_bytes() == path.read_bytes()
+
+
+def test_a_second_call_reuses_the_extraction_and_resumes_everything(videos, tmp_path):
+    pipeline.stabilise(*videos, tmp_path / "result.mp4")
+    extracted = tree_digest(tmp_path / "result_work" / "source")
+    again = pipeline.stabilise(*videos, tmp_path / "result.mp4")
+    assert again.extractions == {"source": None, "generated": None}
+    assert again.dfi.resumed_from == FRAMES
+    assert tree_digest(tmp_path / "result_work" / "source") == extracted
+
+
+def test_progress_names_every_phase_in_order_with_its_step(videos, tmp_path):
+    seen = []
+    options = {"preset": "brightness-lock", "compare": True, "analyze": True}
+    pipeline.stabilise(*videos, tmp_path / "r.mp4", **options, progress=seen.append)
+    titles = list(dict.fromkeys(r.title for r in seen))
+    assert titles == [
+        "Extract source video (step 1 of 7)",
+        "Extract generated video (step 2 of 7)",
+        "DFI (step 3 of 7)",
+        "Deflicker (step 4 of 7)",
+        "Video (step 5 of 7)",
+        "Comparison video (step 6 of 7)",
+        "Analysis (step 7 of 7)",
+    ]
+    assert (tmp_path / "r_compare.mp4").is_file()
+
+
+def test_frame_folders_without_a_sidecar_make_a_24_fps_video_and_say_so(tmp_path):
+    clip = make_demo_clip(tmp_path / "clip", frames=6, width=64, height=48)
+    result = pipeline.stabilise(clip.source, clip.generated, tmp_path / "out.mp4")
+    assert video_facts(tmp_path / "out.mp4")["rate"] == pytest.approx(24)
+    assert any("24 fps" in w for w in result.warnings)
+
+
+def test_cancel_during_dfi_leaves_whole_frames_and_a_rerun_finishes(videos, tmp_path):
+    token = CancelToken()
+
+    def stop(report):
+        if report.phase == "DFI" and report.progress.done >= 4:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        pipeline.stabilise(*videos, tmp_path / "r.mp4", progress=stop, cancel=token)
+    written = sorted((tmp_path / "r_work" / "dfi").glob("*.png"))
+    assert 4 <= len(written) < FRAMES
+    assert all(read_frame(p).shape == (96, 128, 3) for p in written)
+    assert not (tmp_path / "r.mp4").exists()
+    result = pipeline.stabilise(*videos, tmp_path / "r.mp4")
+    assert result.dfi.resumed_from >= 4 and result.video.written == FRAMES
+
+
+def test_a_folder_named_like_the_work_folder_that_is_not_ours_is_refused(videos, tmp_path):
+    (tmp_path / "r_work").mkdir()
+    (tmp_path / "r_work" / "mine.txt").write_text("keep", encoding="utf-8")
+    with pytest.raises(InputError, match="was not made by Abysz LAB"):
+        pipeline.stabilise(*videos, tmp_path / "r.mp4")
+    assert (tmp_path / "r_work" / "mine.txt").read_text(encoding="utf-8") == "keep"
+
+
+def test_a_result_that_is_not_a_video_file_is_refused(videos, tmp_path):
+    with pytest.raises(InputError, match=r"\.mp4 or \.gif"):
+        pipeline.stabilise(*videos, tmp_path / "result")
+
+
+def test_a_users_file_at_the_result_path_is_not_overwritten(videos, tmp_path):
+    (tmp_path / "r.mp4").write_bytes(b"mine")
+    with pytest.raises(InputError, match="already exists"):
+        pipeline.stabilise(*videos, tmp_path / "r.mp4")
+    assert (tmp_path / "r.mp4").read_bytes() == b"mine"
+
+
+def test_cli_stabilise_lists_every_file_written_and_matches_the_python_call(videos, tmp_path, capsys):
+    code = cli.main(["stabilise", *map(str, videos), "--out", str(tmp_path / "cli.mp4"), "--compare", "--report"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Files written:" in out
+    for name in ("cli.mp4", "cli_compare.mp4", "analysis.json", "cli_work"):
+        assert name in out
+    assert (tmp_path / "cli_report" / "analysis.json").is_file()
+    pipeline.stabilise(*videos, tmp_path / "py.mp4")
+    assert np.array_equal(video_facts(tmp_path / "cli.mp4")["pixels"], video_facts(tmp_path / "py.mp4")["pixels"])
+
+
+def test_cli_dfi_on_videos_refuses_a_work_folder_that_is_not_ours(videos, tmp_path, capsys):
+    (tmp_path / "out_work").mkdir()
+    (tmp_path / "out_work" / "x.txt").write_text("x", encoding="utf-8")
+    code = cli.main(["dfi", "--source", str(videos[0]), "--generated", str(videos[1]), "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert "was not made by Abysz LAB" in capsys.readouterr().err
