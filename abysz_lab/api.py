@@ -306,9 +306,14 @@ def register_webui(app: Any, cmd_opts: Any) -> bool:
     """
     if not getattr(cmd_opts, "api", False):
         return False
+    from abysz_lab.access import GRADIO_SHARE_HOSTS
+
     listen = getattr(cmd_opts, "listen", False)
     bind = "0.0.0.0" if listen else (getattr(cmd_opts, "server_name", None) or "127.0.0.1")  # noqa: S104
-    add_to_app(app, credentials=webui_credentials(getattr(cmd_opts, "api_auth", None)), bind_host=bind)
+    tunnels = GRADIO_SHARE_HOSTS if getattr(cmd_opts, "share", False) else ()  # --share: *.gradio.live hosts
+    add_to_app(
+        app, credentials=webui_credentials(getattr(cmd_opts, "api_auth", None)), bind_host=bind, extra_hosts=tunnels
+    )
     return True
 
 

@@ -83,17 +83,17 @@ def list_frames(folder: str | os.PathLike[str], *, role: str = "frames") -> Fram
         raise InputError(msg)
     frames, skipped_files, skipped_dirs = [], [], []
     try:
-        entries = list(path.iterdir())
-    except OSError as exc:
+        entries = [(entry, entry.is_dir()) for entry in path.iterdir()]
+    except OSError as exc:  # not readable, or (r without x) its entries cannot be looked at
         msg = (
             f"Cannot list the {role} folder {path}: {exc.strerror or exc}. Check that you may read it "
             "(permissions, or a drive that is no longer mounted)."
         )
         raise InputError(msg) from exc
-    for entry in entries:
+    for entry, is_dir in entries:
         if entry.name.startswith("."):
             continue  # hidden: our run sidecars, .DS_Store, editors' temp files; never frames
-        if entry.is_dir():
+        if is_dir:
             skipped_dirs.append(entry)
         elif entry.suffix.lower() in IMAGE_EXTENSIONS:
             _check_link(entry, role)

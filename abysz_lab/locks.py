@@ -15,7 +15,8 @@ JSON. It works across processes (CLI, WebUI tab, API server) and inside one
 process (two tabs), because the file, not a thread lock, is what counts.
 
 A lock left by a process that died (kill -9, power cut) on this host is taken
-over, with a note appended to ``warnings``; a lock from another host (a
+over, with a note appended to ``warnings`` (dead: no such PID, or on Linux a
+PID now used by a process that started later); a lock from another host (a
 network drive) is never taken over: the message says which file to delete.
 Taking the lock also removes the ``.part`` temporaries a killed run left in
 the folder (see :func:`remove_stale_parts`): with the lock held, no other run
@@ -51,6 +52,7 @@ class LockInfo:
     host: str
     started: float
     operation: str
+    process_start: str = ""  # Linux: the process's start tick, so a PID reused after a crash is not taken for it
 
     def describe(self) -> str:
         """'another Abysz LAB run (PID 123, started 10:41 on host X, DFI)'."""
@@ -60,6 +62,7 @@ class LockInfo:
     def to_json(self) -> bytes:
         """The lock file's content."""
         payload = {"pid": self.pid, "host": self.host, "started": self.started, "operation": self.operation}
+        payload["process_start"] = self.process_start
         return json.dumps(payload).encode("utf-8")
 
     @classmethod
@@ -67,13 +70,34 @@ class LockInfo:
         """Parse a lock file's content; None when it is empty or not ours."""
         try:
             raw = json.loads(data.decode("utf-8"))
-            return cls(int(raw["pid"]), str(raw["host"]), float(raw["started"]), str(raw["operation"]))
+            start = str(raw.get("process_start", ""))
+            return cls(int(raw["pid"]), str(raw["host"]), float(raw["started"]), str(raw["operation"]), start)
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
             return None
 
 
 def _this_host() -> str:
     return socket.gethostname()
+
+
+def process_start(pid: int) -> str:
+    """When process ``pid`` started, in clock ticks since boot (Linux /proc), or '' where that is unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    fields = stat.rsplit(")", 1)[-1].split()  # the command name may hold spaces and parentheses
+    return fields[19] if len(fields) > 19 else ""
+
+
+def holder_alive(holder: LockInfo) -> bool:
+    """True when the lock's process still runs: its PID is alive and, where known, started when it did."""
+    if not pid_alive(holder.pid):
+        return False
+    if holder.process_start:
+        now = process_start(holder.pid)
+        return not now or now == holder.process_start
+    return True
 
 
 def pid_alive(pid: int) -> bool:
@@ -142,7 +166,7 @@ def _stale_reason(path: Path) -> tuple[LockInfo | None, str]:
     holder = LockInfo.from_json(data)
     if holder is None:
         return None, "an unreadable lock file" if age > _UNREADABLE_GRACE_S else ""
-    if holder.host == _this_host() and not pid_alive(holder.pid):
+    if holder.host == _this_host() and not holder_alive(holder):
         return holder, f"a run that ended without releasing it (PID {holder.pid}, {holder.operation})"
     return holder, ""
 
@@ -150,7 +174,7 @@ def _stale_reason(path: Path) -> tuple[LockInfo | None, str]:
 def acquire(lock_path: str | os.PathLike[str], operation: str, *, warnings: list[str] | None = None) -> FolderLock:
     """Take the lock file ``lock_path``; InputError naming the holder when another live run has it."""
     path = Path(lock_path)
-    info = LockInfo(os.getpid(), _this_host(), time.time(), operation)
+    info = LockInfo(os.getpid(), _this_host(), time.time(), operation, process_start(os.getpid()))
     for _ in range(5):  # a few rounds: a stale lock is moved away between them
         if _create(path, info):
             return FolderLock(path, info)

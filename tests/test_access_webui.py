@@ -68,3 +68,26 @@ def test_the_frame_limit_setting_is_applied(webui):
     assert shared.opts.abysz_lab_max_megapixels == 64
     shared.opts.set("abysz_lab_max_megapixels", 2)
     assert frames.frame_limits().max_pixels == 2_000_000
+
+
+@pytest.mark.parametrize(("share", "expected"), [(False, 403), (True, 200)])
+def test_our_routes_in_a_shared_webui_answer_its_tunnel_host_only_when_shared(share, expected):
+    """--share brings requests in as <id>.gradio.live; other names stay refused (DNS rebinding)."""
+    from types import SimpleNamespace
+
+    import requests
+    from api_support import uvicorn_thread
+    from fastapi import FastAPI
+
+    from abysz_lab import api
+
+    app = FastAPI()
+    assert api.register_webui(app, SimpleNamespace(api=True, api_auth=None, listen=False, share=share))
+    with uvicorn_thread(app) as base:
+
+        def status(host: str) -> int:
+            return requests.get(f"{base}{api.PREFIX}/version", headers={"Host": host}, timeout=10).status_code
+
+        assert status("abc123.gradio.live") == expected
+        assert status("rebind.example") == 403
+        assert status(base.removeprefix("http://")) == 200

@@ -86,3 +86,20 @@ def test_stale_part_files_of_our_pattern_go_and_others_stay(tmp_path):
         assert not video_tmp.exists()
         assert (tmp_path / ".clip.mp4.abysz.lock").exists()
     assert not (tmp_path / ".clip.mp4.abysz.lock").exists()
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="process start times come from Linux's /proc")
+def test_a_lock_whose_pid_now_belongs_to_another_process_is_stale(tmp_path):
+    """After a crash the PID may be reused: the recorded start time tells the new process apart."""
+    from abysz_lab.locks import process_start
+
+    lock = tmp_path / LOCK_NAME
+    mine = {"pid": os.getpid(), "host": __import__("socket").gethostname(), "started": time.time()}
+    lock.write_text(json.dumps({**mine, "operation": "DFI", "process_start": "1"}))  # "this PID, started at tick 1"
+    warnings: list[str] = []
+    with folder_lock(tmp_path, "DFI", warnings=warnings):
+        pass
+    assert "ended without releasing it" in warnings[0]
+    lock.write_text(json.dumps({**mine, "operation": "DFI", "process_start": process_start(os.getpid())}))
+    with pytest.raises(InputError, match="is writing to this folder"), folder_lock(tmp_path, "DFI"):
+        pass

@@ -71,10 +71,11 @@ needs_setpriv = pytest.mark.skipif(
 
 
 @needs_setpriv
+@pytest.mark.parametrize("mode", [0, 0o444])  # nothing, or names without access to the files
 @pytest.mark.parametrize("command", ["dfi", "deflicker", "analyze", "assemble"])
-def test_an_unreadable_input_folder_is_one_line(clip, tmp_path, command):
+def test_an_unreadable_input_folder_is_one_line(clip, tmp_path, command, mode):
     source, generated = clip
-    generated.chmod(0)
+    generated.chmod(mode)
     try:
         args = {
             "dfi": ["dfi", "--source", source, "--generated", generated, "--out", tmp_path / "o"],

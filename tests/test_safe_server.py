@@ -198,7 +198,7 @@ def with_auth(tmp_path_factory):
     users.write_text("# the team\nbob:builder\n")
     port = free_port()
     command = [sys.executable, "-m", "abysz_lab", "ui", "--port", str(port), "--auth", "alice:wonder"]
-    command += ["--auth-file", str(users)]
+    command += ["--auth-file", str(users), "--api"]
     url = f"http://127.0.0.1:{port}/"
     with serving(command, base / "server.log", url + "config", ready_status=401, cwd=base):
         yield url, base
@@ -209,6 +209,13 @@ def test_without_credentials_the_api_answers_401(with_auth, path):
     url, _ = with_auth
     status, _ = request(url + path)
     assert status == 401
+
+
+def test_the_api_beside_the_ui_asks_for_the_same_login(with_auth):
+    url, _ = with_auth
+    assert request(url + "abysz-lab/v1/version")[0] == 401
+    assert request(url + "abysz-lab/v1/version", headers=login_header("bob", "builder"))[0] == 200
+    assert request(url + "abysz-lab/v1/version", headers=login_header("bob", "nope"))[0] == 401
 
 
 def test_a_login_from_the_file_or_the_flag_opens_it(with_auth):
