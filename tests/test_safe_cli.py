@@ -79,7 +79,7 @@ def test_an_unreadable_input_folder_is_one_line(clip, tmp_path, command, mode):
     try:
         args = {
             "dfi": ["dfi", "--source", source, "--generated", generated, "--out", tmp_path / "o"],
-            "deflicker": ["deflicker", "--in", generated, "--out", tmp_path / "o"],
+            "deflicker": ["deflicker", "--in", generated, "--out", tmp_path / "o", "--preset", "blend"],
             "analyze": ["analyze", "--source", source, "--generated", generated, "--report", tmp_path / "r"],
             "assemble": ["assemble", generated, "--out", tmp_path / "o.mp4"],
         }[command]
@@ -100,7 +100,7 @@ def test_a_broken_symlink_frame_is_one_line(clip, tmp_path, link, command):
         bad.symlink_to(bad)
     args = {
         "dfi": ["dfi", "--source", source, "--generated", generated, "--out", tmp_path / "o"],
-        "deflicker": ["deflicker", "--in", generated, "--out", tmp_path / "o"],
+        "deflicker": ["deflicker", "--in", generated, "--out", tmp_path / "o", "--preset", "blend"],
     }[command]
     why = "points to a file that does not exist" if link == "dangling" else "loops back on itself"
     one_line_error(cli(*args), "frame_004.png", why)
@@ -229,7 +229,7 @@ def test_the_limit_flag_is_honoured(clip, tmp_path):
     one_line_error(done, "Largest frame", "between 1 and 1024")
     small = cv2.resize(static_scene(), (1600, 1000))
     cv2.imwrite(str(generated / "frame_000.png"), small)
-    done = cli("deflicker", "--in", generated, "--out", tmp_path / "d", "--max-megapixels", "1")
+    done = cli("deflicker", "--in", generated, "--out", tmp_path / "d", "--preset", "blend", "--max-megapixels", "1")
     one_line_error(done, "1600x1000", "over the limit of 1 megapixels")
 
 
