@@ -81,5 +81,7 @@ def test_standalone_ui_with_api_serves_the_page_and_the_api(tmp_path):
 
     port = free_port()
     command = [sys.executable, "-m", "abysz_lab", "ui", "--api", "--port", str(port)]
-    with serving(command, tmp_path / "server.log", f"http://127.0.0.1:{port}/"):
+    # The routes are added just after gradio starts answering: wait for the API itself.
+    with serving(command, tmp_path / "server.log", f"http://127.0.0.1:{port}{V1}/version"):
         assert requests.get(f"http://127.0.0.1:{port}{V1}/version", timeout=10).json()["api"] == 1
+        assert requests.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
