@@ -49,6 +49,9 @@ from abysz_lab.jobs import (
 
 HELD = 255  # mask value of a pixel that carries the previous output unchanged
 LOSSLESS_SUFFIXES = (".png", ".bmp", ".tif", ".tiff")
+MODES = ("classic", "motion")
+PASSES = ("forward", "forward+backward")
+FLOW_QUALITIES = ("fast", "balanced", "precise")
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,55 @@ class DFIParams:
         maximum=15,
         step=1,
         original="Inter Denoise Speed",
+    )
+
+    mode: str = prm.param(
+        "classic",
+        label="DFI mode",
+        help="classic: the original's rule, hold pixels where the source did not move (locked camera). "
+        "motion: follow the source's optical flow and hold what moved with it too (pans, zooms, hand-held, "
+        "light changes, scene cuts); the controls below marked 'motion' apply to it.",
+        choices=MODES,
+    )
+    passes: str = prm.param(
+        "forward",
+        label="Passes (motion)",
+        help="forward: one pass from the first frame to the last. forward+backward: also run from the last "
+        "frame back and mix both per pixel, so each frame draws on both neighbours (steadier, fewer trails, "
+        "about half the speed; the backward pass is kept in a temporary folder, not in memory).",
+        choices=PASSES,
+    )
+    carry: float = prm.param(
+        95.0,
+        label="Carry % (motion)",
+        help="How much of the motion-compensated previous output a trusted pixel keeps; the rest comes from "
+        "the new generated frame. Higher = steadier and cleaner, lower = closer to each generated frame. "
+        "100 = hold outright (freezes the first frame's mistakes).",
+        minimum=50.0,
+        maximum=100.0,
+        step=1.0,
+    )
+    follow_light: bool = prm.param(
+        True,
+        label="Follow light changes (motion)",
+        help="Measure how the source's light changes from frame to frame (per colour, over the pixels the "
+        "motion explains) and apply it to the held picture, so a dimming lamp or a passing cloud is not frozen.",
+    )
+    cut_threshold: float = prm.param(
+        50.0,
+        label="Scene cut threshold % (motion)",
+        help="A frame whose picture is this % new (the motion and light cannot explain it) starts a new shot: "
+        "nothing is carried across the cut. Lower finds softer cuts; 0 = never cut.",
+        minimum=0.0,
+        maximum=100.0,
+        step=1.0,
+    )
+    flow_quality: str = prm.param(
+        "balanced",
+        label="Optical flow (motion)",
+        help="fast: coarse flow, quickest. balanced: good for most clips. precise: finest flow, slowest; "
+        "for fine texture under fast motion.",
+        choices=FLOW_QUALITIES,
     )
 
     def __post_init__(self) -> None:
