@@ -699,7 +699,8 @@ def main(argv: list[str] | None = None) -> int:
     size, frames = (96, 6) if args.smoke else (args.size, args.frames)
     scenarios = selected(SCENARIOS, args.scenario)
     chosen = selected(SETTINGS, args.settings)
-    chosen = {GENERATED: None, **chosen}  # the baseline every score is read against
+    # The generated frames and classic DFI are the baselines every score and target is read against.
+    chosen = {GENERATED: None, CLASSIC: SETTINGS[CLASSIC], **chosen}
     cv2.setRNGSeed(0)
     log = (lambda text: print(text, file=sys.stderr, flush=True)) if args.verbose else None
     rows, seconds, dfi_seconds = run(size, frames, args.synthetic, scenarios=scenarios, settings_=chosen, progress=log)
