@@ -33,12 +33,21 @@ GAIN_LIMITS = (0.25, 4.0)  # a real light change between two frames stays within
 GAIN_DARK = 16.0  # pixels darker than this say little about a gain (quantisation, noise)
 
 
-def make_flow_estimator(preset: str = "fast") -> cv2.DISOpticalFlow:
-    """A DIS optical flow estimator (Kroeger et al. 2016); ``preset`` is ultrafast, fast or medium."""
+def make_flow_estimator(preset: str = "fast", *, finest_scale: int | None = None) -> cv2.DISOpticalFlow:
+    """A DIS optical flow estimator (Kroeger et al. 2016); ``preset`` is ultrafast, fast or medium.
+
+    ``finest_scale`` overrides the preset's finest pyramid level (0 = full
+    size, 2 = a quarter, the fast presets' own): DIS stops refining there and
+    upsamples, so a preset's flow on a half-size frame is really computed at
+    an eighth unless this is lowered.
+    """
     if preset not in FLOW_PRESETS:
         msg = f"Unknown optical flow preset {preset!r}; choose one of {', '.join(FLOW_PRESETS)}."
         raise InputError(msg)
-    return cv2.DISOpticalFlow_create(FLOW_PRESETS[preset])
+    estimator = cv2.DISOpticalFlow_create(FLOW_PRESETS[preset])
+    if finest_scale is not None:
+        estimator.setFinestScale(finest_scale)
+    return estimator
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
@@ -151,6 +160,25 @@ def estimate_gain(reference: np.ndarray, current: np.ndarray, trusted: np.ndarra
         if np.count_nonzero(m) >= max(16, 0.02 * m.size):
             gains[c] = np.clip(np.median(cur[m, c] / ref[m, c]), *GAIN_LIMITS)
     return gains
+
+
+def light_slope(source: np.ndarray, picture: np.ndarray) -> np.ndarray:
+    """Per-channel slope ``a`` of the least-squares line ``picture ~= a * source + b`` (clipped to 0-2).
+
+    How strongly a stylised picture follows its source's brightness: 1 for a
+    picture that keeps the source's light, less when a style adds its own
+    tint or flattens contrast. A light change of the source, ``(g - 1) *
+    source``, moves the picture by ``a`` times that.
+    """
+    channels = 1 if source.ndim == 2 else source.shape[2]
+    src = source.reshape(-1, channels).astype(np.float32)
+    pic = picture.reshape(-1, channels).astype(np.float32)
+    src_c = src - src.mean(axis=0)
+    pic_c = pic - pic.mean(axis=0)
+    var = np.einsum("ij,ij->j", src_c, src_c)
+    cov = np.einsum("ij,ij->j", src_c, pic_c)
+    slope = np.where(var > 1e-3 * src.shape[0], cov / np.maximum(var, 1e-6), 1.0)
+    return np.clip(slope, 0.0, 2.0).astype(np.float32)
 
 
 def apply_gain(image: np.ndarray, gains: np.ndarray) -> np.ndarray:

@@ -1,0 +1,249 @@
+"""DFI's motion mode: carry the previous output along the source's optical flow.
+
+The idea of Bonneel et al., "Blind Video Temporal Consistency" (SIGGRAPH Asia
+2015): warp the previous OUTPUT along the flow of the ORIGINAL video, trust it
+per pixel where that flow is reliable, and blend it with the new generated
+frame. Here a pixel is trusted when
+
+- the backward and forward flows agree (no occlusion, no bad match),
+- its match lies inside the previous frame (nothing entering the frame),
+- the source itself, warped and corrected for the light change, still matches
+  (the motion explains the pixel: DFI's stability test, after compensation).
+
+Trusted pixels keep ``carry`` % of the warped previous output; the rest of
+each frame comes from the generated frame. With carry below 100 % the output
+is an exponential average of the generated frames along the motion: their
+independent per-frame mistakes average out and the first frame's are not
+frozen. A hard scene cut restarts the recursion.
+
+Pure functions and one small stateful class per pass; no files here (the
+runner in :mod:`abysz_lab.dfi` streams frames through it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from abysz_lab import flow as fl
+
+# (DIS preset, DIS finest level, flow frame size as a share of the frame, cap of its long side in pixels).
+# Warping the clean clip of the quality benchmark along each (512x512, fast pan / crossing subject):
+# ultrafast, half size, finest level 2 (DIS's own): 51.0 / 30.8 dB, 2.5 ms; level 1: 51.0 / 34.7 dB, 3.2 ms;
+# fast, half size, level 0: 52.4 / 40.3 dB, 18 ms (= fast at full size). A flow is smooth: half size pays.
+FLOW_SETTINGS = {
+    "fast": ("ultrafast", 2, 0.5, 640),
+    "balanced": ("ultrafast", 1, 0.5, 960),
+    "precise": ("fast", 0, 0.5, 1280),
+}
+# Repeated bilinear warps blur the carried frame more on every step (30 warps of random sub-pixel shifts:
+# 26.7 dB, fine detail gone); bicubic keeps 28.9 dB for twice the time, Lanczos 31.7 dB for ten times.
+CARRY_INTERPOLATION = cv2.INTER_CUBIC
+SLACK = 1.0  # a pixel is held fully up to the tolerance and fades out up to (1 + SLACK) x the tolerance
+SLOPE_MEMORY = 0.9  # the light slope is a running mean over about ten frames: one frame's blotches barely move it
+LUMA_WEIGHTS = np.array([0.114, 0.587, 0.299], np.float32)  # BGR, as cv2.COLOR_BGR2GRAY
+
+
+def flow_scale(width: int, height: int, quality: str) -> float:
+    """The share of the frame size the optical flow is computed at for ``quality``."""
+    _, _, share, cap = FLOW_SETTINGS[quality]
+    return min(share, cap / max(width, height), 1.0)
+
+
+@dataclass(frozen=True)
+class PairMotion:
+    """The source's motion from the previous frame (of a pass) to the current one."""
+
+    backward: np.ndarray  # small flow current -> previous
+    forward: np.ndarray  # small flow previous -> current
+    cut: bool  # a hard scene cut: nothing is carried
+
+
+@dataclass
+class MotionStep:
+    """What one step of a motion pass produced."""
+
+    output: np.ndarray  # 8-bit BGR, what is written
+    held: np.ndarray  # 8-bit, opacity of the carried previous output (255 = fully carried)
+    count: np.ndarray  # float32, how many generated frames the pixel's average holds (1 = just refreshed)
+    motion: PairMotion | None  # None on the first frame of a pass
+    gain: np.ndarray  # per-channel light gain applied to the carried output
+
+    @property
+    def held_pct(self) -> float:
+        """Share of pixels carried at least half, in % (one decimal)."""
+        return round(100.0 * np.count_nonzero(self.held >= 128) / self.held.size, 1)
+
+
+def carried_share(step_index: int, carry: float, refresh_every: int, refresh_strength: float) -> float:
+    """The carry (0-1) on step ``step_index``: ``carry`` %, scaled down on DFI's periodic refresh steps."""
+    share = carry / 100.0
+    if refresh_every > 0 and step_index % refresh_every == 0:
+        share *= refresh_strength / 100.0
+    return share
+
+
+def trust_mask(
+    previous_gray: np.ndarray,
+    gray: np.ndarray,
+    maps: tuple[np.ndarray, np.ndarray],
+    consistent: np.ndarray,
+    gray_gain: float,
+    tolerance: float,
+) -> np.ndarray:
+    """Float32 0-1: how far the warped, light-corrected previous source explains each pixel of ``gray``.
+
+    1 where the motion is consistent, stays in the frame and the residual is
+    within ``tolerance`` grey levels; fading to 0 at twice the tolerance, so
+    noise near the threshold does not flicker the mask.
+    """
+    warped = cv2.remap(previous_gray, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    warped = cv2.multiply(warped, gray_gain, dtype=cv2.CV_32F)
+    residual = cv2.absdiff(gray.astype(np.float32), warped)
+    # A 3x3 mean: single noisy pixels are not motion; a misregistered edge still is.
+    residual = cv2.blur(residual, (3, 3))
+    slack = max(SLACK * tolerance, 1.0)
+    trust = np.float32(1.0 + tolerance / slack) - residual * np.float32(1.0 / slack)
+    trust = np.clip(trust, 0.0, 1.0, out=trust)
+    trust *= consistent
+    trust *= fl.inside_frame(maps, margin=0.5)
+    return trust
+
+
+class MotionPass:
+    """One direction of the motion recursion: feed frames in order, get outputs.
+
+    ``params`` is a :class:`abysz_lab.dfi.DFIParams` (only its fields are read).
+    """
+
+    def __init__(self, params, size: tuple[int, int]) -> None:  # noqa: ANN001 - DFIParams, import cycle
+        self.params = params
+        self.size = size
+        preset, finest, _, _ = FLOW_SETTINGS[params.flow_quality]
+        self.scale = flow_scale(size[0], size[1], params.flow_quality)
+        self.estimator = fl.make_flow_estimator(preset, finest_scale=finest)
+        self.step_index = 0
+        self.previous_gray: np.ndarray | None = None
+        self.previous_small: np.ndarray | None = None
+        self.previous_small_bgr: np.ndarray | None = None
+        self.previous_output: np.ndarray | None = None  # float32 BGR: 8-bit rounding would stall the average
+        self.previous_source: np.ndarray | None = None
+        self.slope: np.ndarray | None = None  # per channel: how the generated frames follow the source's light
+        self.count: np.ndarray | None = None  # float32: how many generated frames each pixel's average holds
+
+    def measure(self, small: np.ndarray) -> PairMotion:
+        """Flows between the previous frame and this one (small grey frames), and whether it is a cut."""
+        backward = self.estimator.calc(small, self.previous_small, None)
+        cut = False
+        if self.params.cut_threshold > 0:
+            share = fl.unexplained_share(self.previous_small, small, backward)
+            cut = share * 100.0 >= self.params.cut_threshold
+        forward = backward if cut else self.estimator.calc(self.previous_small, small, None)
+        return PairMotion(backward, forward, cut)
+
+    def step(self, source: np.ndarray, generated: np.ndarray, motion: PairMotion | None = None) -> MotionStep:
+        """Stabilise one frame (``source`` fitted and denoised, 8-bit BGR); ``motion`` if already measured."""
+        gray = fl.to_gray(source)
+        small_bgr = fl.downscale(source, self.scale)
+        small = fl.to_gray(small_bgr)
+        h, w = gray.shape[:2]
+        first = self.previous_gray is None
+        if not first and motion is None:
+            motion = self.measure(small)
+        if first or motion.cut or self.params.tolerance == 0:
+            result = self._restart(generated, motion)
+        else:
+            result = self._carry(gray, small_bgr, generated, motion, (w, h))
+        if self.params.follow_light:
+            self._update_slope(small_bgr, generated)
+            self.previous_source = source
+        self.previous_gray, self.previous_small, self.previous_small_bgr = gray, small, small_bgr
+        self.step_index += 0 if first else 1
+        return result
+
+    def _update_slope(self, small_bgr: np.ndarray, generated: np.ndarray) -> None:
+        """Track how strongly the generated frames follow the source's brightness (a running mean over frames)."""
+        slope = fl.light_slope(small_bgr, cv2.resize(generated, small_bgr.shape[1::-1], interpolation=cv2.INTER_AREA))
+        self.slope = slope if self.slope is None else SLOPE_MEMORY * self.slope + (1.0 - SLOPE_MEMORY) * slope
+
+    def _follow_light(self, carried: np.ndarray, gain: np.ndarray, maps: tuple[np.ndarray, np.ndarray]) -> None:
+        """Move the carried picture (in place) as the source's light changed: by slope x (gain - 1) x source.
+
+        Not a plain gain on the picture: a style's own tint or flattened
+        contrast does not dim with the lamp, only the part that follows the
+        source does (a pure gain overshot a stylised ramp by a quarter).
+        """
+        source = cv2.remap(self.previous_source, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        change = [float(s * (g - 1.0)) for s, g in zip(self.slope, gain, strict=True)]
+        cv2.add(carried, cv2.multiply(source, (*change, 0.0), dtype=cv2.CV_32F), dst=carried)
+
+    def _restart(self, generated: np.ndarray, motion: PairMotion | None) -> MotionStep:
+        self.slope = None  # a new shot may follow its light differently
+        self.previous_output = generated.astype(np.float32)
+        self.count = np.ones(generated.shape[:2], np.float32)
+        held = np.zeros(generated.shape[:2], np.uint8)
+        return MotionStep(generated, held, self.count, motion, np.ones(3, np.float32))
+
+    def _carry(
+        self, gray: np.ndarray, small_bgr: np.ndarray, generated: np.ndarray, motion: PairMotion, size: tuple[int, int]
+    ) -> MotionStep:
+        p = self.params
+        small_maps = fl.flow_maps(motion.backward)
+        consistent_small = fl.consistent_flow(motion.backward, motion.forward, small_maps)
+        gain = np.ones(3, np.float32)
+        if p.follow_light:
+            warped_small = fl.warp(self.previous_small_bgr, motion.backward, maps=small_maps)
+            gain = fl.estimate_gain(warped_small, small_bgr, consistent_small)
+        backward = fl.upscale_flow(motion.backward, *size)
+        maps = fl.flow_maps(backward)
+        consistent = cv2.resize(consistent_small.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
+        trust = trust_mask(self.previous_gray, gray, maps, consistent, float(gain @ LUMA_WEIGHTS), p.tolerance)
+        held = np.rint(trust * 255.0).astype(np.uint8)
+        held = _expand_and_smooth(held, p.expand, p.smooth)
+        share = carried_share(self.step_index, p.carry, p.refresh_every, p.refresh_strength)
+        count = cv2.remap(self.count, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # A running mean until the average holds the frames an endless one of this carry would: the weight
+        # n / (n + 1) for a carried picture averaging n frames. Carrying 95 % from frame 1 on would keep
+        # 95 % of frame 0's mistakes and need some 20 frames to dilute them.
+        alpha = cv2.min(cv2.subtract(1.0, cv2.divide(1.0, cv2.add(count, 1.0))), share)
+        alpha = cv2.multiply(alpha, held, scale=1.0 / 255.0, dtype=cv2.CV_32F)
+
+        carried = cv2.remap(self.previous_output, *maps, CARRY_INTERPOLATION, borderMode=cv2.BORDER_REPLICATE)
+        if p.follow_light and not np.all(gain == 1.0):
+            self._follow_light(carried, gain, maps)
+        # Bicubic overshoots a little at edges; clipping keeps the ringing from building up over steps.
+        np.clip(carried, 0.0, 255.0, out=carried)
+        gen = generated.astype(np.float32)
+        out = cv2.blendLinear(carried, gen, alpha, cv2.subtract(1.0, alpha))
+        self.previous_output = out
+        self.count = cv2.add(cv2.multiply(count, alpha), 1.0)
+        out8 = cv2.convertScaleAbs(out)  # rounds; out is a blend of two 0-255 frames, never negative
+        held_out = cv2.convertScaleAbs(alpha, alpha=255.0)
+        return MotionStep(out8, held_out, self.count, motion, gain)
+
+
+def _expand_and_smooth(held: np.ndarray, expand: int, smooth: int) -> np.ndarray:
+    if expand > 1:
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (expand, expand))
+        held = cv2.erode(held, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=255)
+    if smooth > 1:
+        held = cv2.GaussianBlur(held, (smooth, smooth), 0)
+    return held
+
+
+def combine_passes(forward: np.ndarray, forward_count: np.ndarray, backward: np.ndarray, backward_count: np.ndarray):
+    """Mix the forward and backward outputs of a frame per pixel, each weighted by the frames it averages.
+
+    A pass that refreshed a pixel just now (a disocclusion, the start of its
+    run) holds one generated frame there; the other pass may hold twenty: the
+    noise of an average falls as one over its count, so that is its weight.
+    """
+    share_b = cv2.divide(backward_count, cv2.add(forward_count, backward_count))
+    return cv2.blendLinear(backward, forward, share_b, cv2.subtract(1.0, share_b))
+
+
+def count_to_u8(count: np.ndarray) -> np.ndarray:
+    """A pass's count map as 8 bits for the spill folder (rounded; counts past 255 weigh the same)."""
+    return cv2.convertScaleAbs(count)
