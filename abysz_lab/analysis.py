@@ -294,8 +294,9 @@ class TrailMeter:
         self._age: np.ndarray | None = None  # float32: frames since the last sweep
 
     @staticmethod
-    def _detail(image: np.ndarray, sigma: float) -> np.ndarray:
-        return image - cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    def _detail(image: np.ndarray, size: int) -> np.ndarray:
+        # A box blur costs the same at any size (a Gaussian this wide costs several times more).
+        return image - cv2.blur(image, (size, size), borderType=cv2.BORDER_REFLECT)
 
     def add(
         self,
@@ -333,13 +334,13 @@ class TrailMeter:
         out_f = out.astype(np.float32)
         # Exposure, colour and blotch flicker are smooth and shared by large areas: a handful of random
         # values per frame that would not average out over a clip. A trail has the subject's edges and
-        # detail, so the comparison is made on the detail (what a blur of the frame's size/64 leaves).
-        sigma = max(1.5, min(h, w) / 64)
+        # detail, so the comparison is made on the detail (what a box blur of 1/32 of the frame leaves).
+        size = 2 * max(2, round(min(h, w) / 64)) + 1
         keep = self._detail
-        product = keep(out_f - gen.astype(np.float32), sigma) * keep(
-            out_f - motion.warp_previous(prev_gen).astype(np.float32), sigma
+        product = keep(out_f - gen.astype(np.float32), size) * keep(
+            out_f - motion.warp_previous(prev_gen).astype(np.float32), size
         )
-        contrast = keep(swept_away, sigma)
+        contrast = keep(swept_away, size)
         n_watched = cv2.countNonZero(_mask8(watched))
         n_control = cv2.countNonZero(_mask8(control))
         return TrailSums(
