@@ -47,7 +47,7 @@ from abysz_lab.jobs import (
     resume_point,
     write_results,
 )
-from abysz_lab.motion import MotionPass, PairMotion, combine_passes, count_to_u8
+from abysz_lab.motion import PairMotion, combine_passes, count_to_u8, run_pass
 
 HELD = 255  # mask value of a pixel that carries the previous output unchanged
 LOSSLESS_SUFFIXES = (".png", ".bmp", ".tif", ".tiff")
@@ -398,15 +398,11 @@ class _Spill:
 def _backward_pass(
     pairs: Iterable[Pair], count: int, params: DFIParams, spill: _Spill, cancel: CancelToken | None, on_frame
 ) -> None:
-    """Run the recursion from the last frame to the first; spill each output, its age and the flows."""
-    recursion: MotionPass | None = None
-    for k, (src, gen) in enumerate(pairs):
+    """Run the recursion from the last frame to the first; spill each output, its count and the flows."""
+    for k, step in enumerate(run_pass(pairs, params)):
         index = count - 1 - k
         if cancel is not None and cancel.cancelled:
             return
-        if recursion is None:
-            recursion = MotionPass(params, (gen.shape[1], gen.shape[0]))
-        step = recursion.step(src, gen)
         spill.save("out", index, step.output)
         spill.save("count", index, count_to_u8(step.count))
         if step.motion is not None:
@@ -440,14 +436,12 @@ def _motion_frames(
 
 
 def _forward_pass(pairs: Iterable[Pair], params: DFIParams, spill: _Spill | None) -> Iterator[DFIFrame]:
-    recursion: MotionPass | None = None
-    for index, (src, gen) in enumerate(pairs):
-        if recursion is None:
-            recursion = MotionPass(params, (gen.shape[1], gen.shape[0]))
-        motion = None
-        if spill is not None and index > 0 and spill.has("bwd", index):
-            motion = PairMotion(spill.load("bwd", index), spill.load("fwd", index), bool(spill.load("cut", index)))
-        step = recursion.step(src, gen, motion)
+    def spilled(index: int) -> PairMotion | None:
+        if spill is None or not spill.has("bwd", index):
+            return None
+        return PairMotion(spill.load("bwd", index), spill.load("fwd", index), bool(spill.load("cut", index)))
+
+    for index, step in enumerate(run_pass(pairs, params, spilled)):
         out, held = step.output, step.held
         if spill is not None:
             back, back_count = spill.load("out", index), spill.load("count", index).astype(np.float32)

@@ -122,6 +122,24 @@ def inside_frame(maps: tuple[np.ndarray, np.ndarray], margin: float = 0.0) -> np
     return (map_x >= margin) & (map_x <= w - 1 - margin) & (map_y >= margin) & (map_y <= h - 1 - margin)
 
 
+def loop_error(
+    backward: np.ndarray, forward: np.ndarray, maps: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Squared length of the backward-then-forward round trip per pixel, and the squared motion there.
+
+    Following the backward flow (t -> t-1) and then the forward flow
+    (t-1 -> t) must come back to the start where a pixel is visible in both
+    frames; occluded, disoccluded or badly matched pixels do not.
+    """
+    maps = maps or flow_maps(backward)
+    forward_there = cv2.remap(forward, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    loop = cv2.add(backward, forward_there)
+    loop_sq = cv2.magnitude(loop[..., 0], loop[..., 1]) ** 2
+    magnitude_sq = cv2.magnitude(backward[..., 0], backward[..., 1]) ** 2
+    magnitude_sq += cv2.magnitude(forward_there[..., 0], forward_there[..., 1]) ** 2
+    return loop_sq, magnitude_sq
+
+
 def consistent_flow(
     backward: np.ndarray, forward: np.ndarray, maps: tuple[np.ndarray, np.ndarray] | None = None
 ) -> np.ndarray:
@@ -133,12 +151,39 @@ def consistent_flow(
     outside the previous frame are excluded. ``maps`` are ``flow_maps(backward)`` if already made.
     """
     maps = maps or flow_maps(backward)
-    forward_there = cv2.remap(forward, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    loop = cv2.add(backward, forward_there)
-    loop_sq = cv2.magnitude(loop[..., 0], loop[..., 1]) ** 2
-    magnitude_sq = cv2.magnitude(backward[..., 0], backward[..., 1]) ** 2
-    magnitude_sq += cv2.magnitude(forward_there[..., 0], forward_there[..., 1]) ** 2
+    loop_sq, magnitude_sq = loop_error(backward, forward, maps)
     return inside_frame(maps) & (loop_sq <= CONSISTENCY_SHARE * magnitude_sq + CONSISTENCY_SLACK_PX2)
+
+
+def camera_motion(flow: np.ndarray, trusted: np.ndarray | None = None, step: int = 4) -> np.ndarray:
+    """The affine motion (2x3) that best explains ``flow``: the camera's pan, zoom and roll.
+
+    A least-squares fit on a grid of trusted pixels, refitted once without the
+    pixels it explains worst (moving subjects), so a subject does not pull it.
+    """
+    h, w = flow.shape[:2]
+    ys, xs = np.mgrid[0:h:step, 0:w:step]
+    f = flow[::step, ::step].reshape(-1, 2).astype(np.float64)
+    pts = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)], axis=1).astype(np.float64)
+    keep = np.ones(len(f), bool) if trusted is None else trusted[::step, ::step].ravel().astype(bool)
+    model = np.zeros((3, 2))
+    for _ in range(2):
+        if np.count_nonzero(keep) < 12:
+            return np.zeros((2, 3), np.float32)
+        model, *_ = np.linalg.lstsq(pts[keep], f[keep], rcond=None)
+        err = np.hypot(*(pts @ model - f).T)
+        keep &= err <= max(1.0, 2.0 * float(np.median(err[keep])))
+    return model.T.astype(np.float32)
+
+
+def camera_deviation(flow: np.ndarray, trusted: np.ndarray | None = None) -> np.ndarray:
+    """Per pixel, how far (px) the flow departs from the camera's affine motion: large on moving things."""
+    model = camera_motion(flow, trusted)
+    h, w = flow.shape[:2]
+    grid_x, grid_y = _pixel_grid(h, w)
+    fx = model[0, 0] * grid_x + model[0, 1] * grid_y + model[0, 2]
+    fy = model[1, 0] * grid_x + model[1, 1] * grid_y + model[1, 2]
+    return cv2.magnitude(flow[..., 0] - fx, flow[..., 1] - fy)
 
 
 def estimate_gain(reference: np.ndarray, current: np.ndarray, trusted: np.ndarray | None = None) -> np.ndarray:

@@ -22,6 +22,8 @@ runner in :mod:`abysz_lab.dfi` streams frames through it).
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -38,6 +40,17 @@ FLOW_SETTINGS = {
     "balanced": ("ultrafast", 1, 0.5, 960),
     "precise": ("fast", 0, 0.5, 1280),
 }
+MIN_FLOW_SIDE = 256
+EDGE_KERNEL = np.ones((3, 3), np.uint8)
+FLAT_FLOW_TRUSTED = True
+# Things that move against the camera's own motion (a subject, a hand) change shape and shading from frame to
+# frame, and img2img redraws them differently for real: carrying them long smears yesterday's drawing over
+# today's. Where the flow departs from the camera's (an affine fit) by OBJECT_PX or more, at most this share
+# of the carried picture is kept.
+OBJECT_CARRY = 0.5
+OBJECT_PX = (1.0, 2.5)
+START_CARRY = 0.0
+WARM_START_FRAMES = 8  # frames averaged backwards onto the first of a shot
 # Repeated bilinear warps blur the carried frame more on every step (30 warps of random sub-pixel shifts:
 # 26.7 dB, fine detail gone); bicubic keeps 28.9 dB for twice the time, Lanczos 31.7 dB for ten times.
 CARRY_INTERPOLATION = cv2.INTER_CUBIC
@@ -49,7 +62,9 @@ LUMA_WEIGHTS = np.array([0.114, 0.587, 0.299], np.float32)  # BGR, as cv2.COLOR_
 def flow_scale(width: int, height: int, quality: str) -> float:
     """The share of the frame size the optical flow is computed at for ``quality``."""
     _, _, share, cap = FLOW_SETTINGS[quality]
-    return min(share, cap / max(width, height), 1.0)
+    long_side = max(width, height)
+    # Never below MIN_FLOW_SIDE: DIS needs a few pyramid levels of picture to find a motion at all.
+    return min(1.0, max(min(share, cap / long_side), MIN_FLOW_SIDE / long_side))
 
 
 @dataclass(frozen=True)
@@ -96,19 +111,18 @@ def trust_mask(
     """Float32 0-1: how far the warped, light-corrected previous source explains each pixel of ``gray``.
 
     1 where the motion is consistent, stays in the frame and the residual is
-    within ``tolerance`` grey levels; fading to 0 at twice the tolerance, so
-    noise near the threshold does not flicker the mask.
+    within ``tolerance`` grey levels plus what a sub-pixel flow error makes on
+    an edge there; fading to 0 over another tolerance, so noise near the
+    threshold does not flicker the mask.
     """
     warped = cv2.remap(previous_gray, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     warped = cv2.multiply(warped, gray_gain, dtype=cv2.CV_32F)
     residual = cv2.absdiff(gray.astype(np.float32), warped)
-    # A 3x3 mean: single noisy pixels are not motion; a misregistered edge still is.
-    residual = cv2.blur(residual, (3, 3))
     slack = max(SLACK * tolerance, 1.0)
     trust = np.float32(1.0 + tolerance / slack) - residual * np.float32(1.0 / slack)
     trust = np.clip(trust, 0.0, 1.0, out=trust)
     trust *= consistent
-    trust *= fl.inside_frame(maps, margin=0.5)
+    trust *= fl.inside_frame(maps, margin=-0.5)  # within half a pixel of the edge the border copy is right
     return trust
 
 
@@ -143,8 +157,18 @@ class MotionPass:
         forward = backward if cut else self.estimator.calc(self.previous_small, small, None)
         return PairMotion(backward, forward, cut)
 
-    def step(self, source: np.ndarray, generated: np.ndarray, motion: PairMotion | None = None) -> MotionStep:
-        """Stabilise one frame (``source`` fitted and denoised, 8-bit BGR); ``motion`` if already measured."""
+    def step(
+        self,
+        source: np.ndarray,
+        generated: np.ndarray,
+        motion: PairMotion | None = None,
+        warm_start: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None,
+    ) -> MotionStep:
+        """Stabilise one frame (``source`` fitted and denoised, 8-bit BGR); ``motion`` if already measured.
+
+        ``warm_start`` gives, when a shot starts here, the picture to start
+        from and its count (see :func:`warm_start`) instead of the generated frame.
+        """
         gray = fl.to_gray(source)
         small_bgr = fl.downscale(source, self.scale)
         small = fl.to_gray(small_bgr)
@@ -152,8 +176,10 @@ class MotionPass:
         first = self.previous_gray is None
         if not first and motion is None:
             motion = self.measure(small)
-        if first or motion.cut or self.params.tolerance == 0:
-            result = self._restart(generated, motion)
+        if self.params.tolerance == 0:
+            result = self._restart(generated, motion, None)
+        elif first or motion.cut:
+            result = self._restart(generated, motion, warm_start)
         else:
             result = self._carry(gray, small_bgr, generated, motion, (w, h))
         if self.params.follow_light:
@@ -162,6 +188,30 @@ class MotionPass:
         self.previous_gray, self.previous_small, self.previous_small_bgr = gray, small, small_bgr
         self.step_index += 0 if first else 1
         return result
+
+    def _consistent(self, motion: PairMotion, maps: tuple[np.ndarray, np.ndarray], small: np.ndarray) -> np.ndarray:
+        """Small-frame pixels whose flow can be trusted for carrying: its round trip agrees, or cannot matter.
+
+        In a flat area DIS's flow wanders (nothing to match) and fails the
+        round trip, yet carrying along it brings the same flat picture: what
+        counts is the grey-level error the round trip's mismatch can make,
+        its length times the local slope.
+        """
+        loop_sq, magnitude_sq = fl.loop_error(motion.backward, motion.forward, maps)
+        agrees = loop_sq <= fl.CONSISTENCY_SHARE * magnitude_sq + fl.CONSISTENCY_SLACK_PX2
+        warped_small = cv2.remap(small, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        slope = cv2.morphologyEx(warped_small, cv2.MORPH_GRADIENT, EDGE_KERNEL).astype(np.float32)
+        harmless = cv2.multiply(cv2.sqrt(loop_sq), slope, scale=0.5) <= max(self.params.tolerance, 1.0)
+        return ((agrees | harmless) if FLAT_FLOW_TRUSTED else agrees) & fl.inside_frame(maps, margin=-0.5)
+
+    def _object_cap(self, backward: np.ndarray, trusted: np.ndarray, share: float, size: tuple[int, int]) -> np.ndarray:
+        """Per-pixel cap of the carry: ``share`` where the picture moves with the camera, less on moving things."""
+        deviation = fl.camera_deviation(backward, trusted)
+        lo, hi = (px * self.scale for px in OBJECT_PX)
+        # 0 at lo, 1 at hi: the share falls from ``share`` to OBJECT_CARRY
+        t = np.clip((deviation - lo) / (hi - lo), 0.0, 1.0)
+        cap = (share + (min(OBJECT_CARRY, share) - share) * t).astype(np.float32)
+        return cv2.resize(cap, size, interpolation=cv2.INTER_LINEAR)
 
     def _update_slope(self, small_bgr: np.ndarray, generated: np.ndarray) -> None:
         """Track how strongly the generated frames follow the source's brightness (a running mean over frames)."""
@@ -179,19 +229,24 @@ class MotionPass:
         change = [float(s * (g - 1.0)) for s, g in zip(self.slope, gain, strict=True)]
         cv2.add(carried, cv2.multiply(source, (*change, 0.0), dtype=cv2.CV_32F), dst=carried)
 
-    def _restart(self, generated: np.ndarray, motion: PairMotion | None) -> MotionStep:
+    def _restart(self, generated: np.ndarray, motion: PairMotion | None, warm) -> MotionStep:  # noqa: ANN001
         self.slope = None  # a new shot may follow its light differently
-        self.previous_output = generated.astype(np.float32)
-        self.count = np.ones(generated.shape[:2], np.float32)
-        held = np.zeros(generated.shape[:2], np.uint8)
-        return MotionStep(generated, held, self.count, motion, np.ones(3, np.float32))
+        if warm is None:
+            self.previous_output = generated.astype(np.float32)
+            self.count = np.ones(generated.shape[:2], np.float32)
+            output, held = generated, np.zeros(generated.shape[:2], np.uint8)
+        else:
+            self.previous_output, self.count = warm()
+            output = cv2.convertScaleAbs(self.previous_output)
+            held = cv2.compare(self.count, 1.5, cv2.CMP_GE)
+        return MotionStep(output, held, self.count, motion, np.ones(3, np.float32))
 
     def _carry(
         self, gray: np.ndarray, small_bgr: np.ndarray, generated: np.ndarray, motion: PairMotion, size: tuple[int, int]
     ) -> MotionStep:
         p = self.params
         small_maps = fl.flow_maps(motion.backward)
-        consistent_small = fl.consistent_flow(motion.backward, motion.forward, small_maps)
+        consistent_small = self._consistent(motion, small_maps, self.previous_small)
         gain = np.ones(3, np.float32)
         if p.follow_light:
             warped_small = fl.warp(self.previous_small_bgr, motion.backward, maps=small_maps)
@@ -207,7 +262,9 @@ class MotionPass:
         # A running mean until the average holds the frames an endless one of this carry would: the weight
         # n / (n + 1) for a carried picture averaging n frames. Carrying 95 % from frame 1 on would keep
         # 95 % of frame 0's mistakes and need some 20 frames to dilute them.
-        alpha = cv2.min(cv2.subtract(1.0, cv2.divide(1.0, cv2.add(count, 1.0))), share)
+        alpha = cv2.min(cv2.max(cv2.subtract(1.0, cv2.divide(1.0, cv2.add(count, 1.0))), START_CARRY), share)
+        if OBJECT_CARRY < 1.0:
+            alpha = cv2.min(alpha, self._object_cap(motion.backward, consistent_small, share, size))
         alpha = cv2.multiply(alpha, held, scale=1.0 / 255.0, dtype=cv2.CV_32F)
 
         carried = cv2.remap(self.previous_output, *maps, CARRY_INTERPOLATION, borderMode=cv2.BORDER_REPLICATE)
@@ -218,7 +275,10 @@ class MotionPass:
         gen = generated.astype(np.float32)
         out = cv2.blendLinear(carried, gen, alpha, cv2.subtract(1.0, alpha))
         self.previous_output = out
-        self.count = cv2.add(cv2.multiply(count, alpha), 1.0)
+        # The variance of the blend a * carried + (1 - a) * new is (a^2 / n + (1 - a)^2) of one frame's:
+        # its inverse is how many frames the new average is worth (n + 1 for a = n / (n + 1)).
+        rest = cv2.subtract(1.0, alpha)
+        self.count = cv2.divide(1.0, cv2.add(cv2.divide(cv2.multiply(alpha, alpha), count), cv2.multiply(rest, rest)))
         out8 = cv2.convertScaleAbs(out)  # rounds; out is a blend of two 0-255 frames, never negative
         held_out = cv2.convertScaleAbs(alpha, alpha=255.0)
         return MotionStep(out8, held_out, self.count, motion, gain)
@@ -231,6 +291,55 @@ def _expand_and_smooth(held: np.ndarray, expand: int, smooth: int) -> np.ndarray
     if smooth > 1:
         held = cv2.GaussianBlur(held, (smooth, smooth), 0)
     return held
+
+
+def warm_start(params, pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """The first frame of a shot averaged with the next few: a short pass run backwards onto it.
+
+    A recursion that starts from the first generated frame as it is either
+    keeps its mistakes (high carry) or shows them fading over the first
+    second (a running mean): both are visible. Averaging the shot's first
+    frames backwards onto its first one starts it clean. Returns the float
+    picture and its per-pixel count of frames averaged.
+    """
+    recursion = MotionPass(params, (pairs[0][1].shape[1], pairs[0][1].shape[0]))
+    for source, generated in reversed(pairs):
+        recursion.step(source, generated)
+    return recursion.previous_output, recursion.count
+
+
+def run_pass(
+    pairs: Iterable[tuple[np.ndarray, np.ndarray]],
+    params,  # noqa: ANN001 - DFIParams
+    motions: Callable[[int], PairMotion | None] | None = None,
+) -> Iterator[MotionStep]:
+    """One pass of the recursion over ``pairs`` in the order given, each shot warm-started.
+
+    Looks WARM_START_FRAMES pairs ahead (a bounded window, never the clip).
+    ``motions(k)`` may give the already measured motion into the k-th pair.
+    """
+    stream = iter(pairs)
+    window: deque = deque()
+
+    def fill() -> None:
+        while len(window) < WARM_START_FRAMES:
+            pair = next(stream, None)
+            if pair is None:
+                return
+            window.append(pair)
+
+    fill()
+    recursion: MotionPass | None = None
+    k = 0
+    while window:
+        pair = window.popleft()
+        fill()
+        if recursion is None:
+            recursion = MotionPass(params, (pair[1].shape[1], pair[1].shape[0]))
+        ahead = [pair, *window]
+        motion = motions(k) if motions is not None and k > 0 else None
+        yield recursion.step(*pair, motion, lambda ahead=ahead: warm_start(params, ahead))
+        k += 1
 
 
 def combine_passes(forward: np.ndarray, forward_count: np.ndarray, backward: np.ndarray, backward_count: np.ndarray):
