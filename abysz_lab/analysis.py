@@ -49,7 +49,16 @@ import numpy as np
 from abysz_lab import params as prm
 from abysz_lab.dfi import HELD, pair_frames, stability_mask
 from abysz_lab.errors import InputError
-from abysz_lab.flow import compute_flow, consistent_flow, flow_maps, inside_frame, make_flow_estimator, to_gray
+from abysz_lab.flow import (
+    apply_gain,
+    compute_flow,
+    consistent_flow,
+    estimate_gain,
+    flow_maps,
+    inside_frame,
+    make_flow_estimator,
+    to_gray,
+)
 from abysz_lab.frames import (
     check_output_folder,
     fit_to_size,
@@ -225,40 +234,36 @@ def still_with_camera(motion: SourceMotion) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TrailSums:
-    """What :class:`TrailMeter` measured in one frame (or, added up, in a clip)."""
+    """What :class:`TrailMeter` measured in one frame."""
 
-    watched_product: float = 0.0  # sum of (out - gen_t) * (out - warped gen_(t-1)) over watched pixels
-    watched: int = 0  # pixels the source swept recently, still now
-    contrast_energy: float = 0.0  # sum of (swept-away source - source now)^2 over watched pixels
-    control_product: float = 0.0  # the same product over pixels long still
-    control: int = 0
+    watched: int = 0  # pixels the source swept 2 to GHOST_WINDOW frames ago, still since
+    kept: float = 0.0  # sum over them of (out - gen_t) * (out - warped gen_(t-1)), detail band
+    fresh: float = 0.0  # sum of (gen_t - warped gen_(t-1))^2 / 2: what showing one generated frame would keep
+    contrast: float = 0.0  # sum of (swept-away source - source now)^2, detail band
 
-    def opacity_pct(self, baseline: float) -> float:
-        """This frame's trail opacity in % (a point estimate: noisy), given the long-still ``baseline`` product."""
-        if self.watched == 0 or self.contrast_energy <= 0:
+    def opacity_pct(self) -> float:
+        """This frame's trail opacity in % (a point estimate, noisy); NaN when nothing was watched."""
+        if self.watched == 0 or self.contrast <= 0:
             return math.nan
-        excess = self.watched_product / self.watched - baseline
-        return 100.0 * math.sqrt(max(0.0, excess) / (self.contrast_energy / self.watched))
+        return 100.0 * math.sqrt(max(0.0, self.kept - self.fresh) / self.contrast)
 
 
 def trail_opacity_pct(frames: Iterable[TrailSums]) -> float:
     """A clip's trail opacity in %: about 30 for trails of 30 % opacity, 0 without trails (or nothing watched).
 
-    The watched pixels' excess over the long-still baseline is averaged over
-    the frames (weighted by watched pixels) and lowered by two standard errors
-    across frames before the square root, so the measure's own noise does not
-    read as a faint trail: what is reported is the trail the clip shows
-    beyond doubt. Faint trails read a little low on short clips.
+    The per-pixel excess of what the output keeps over what a freshly generated
+    frame would is averaged over the frames (weighted by watched pixels) and
+    lowered by two standard errors across frames before the square root, so
+    the measure's own noise does not read as a faint trail: what is reported
+    is the trail the clip shows beyond doubt. Faint trails read a little low
+    on short clips.
     """
-    frames = [f for f in frames if f.watched or f.control]
-    control = sum(f.control for f in frames)
-    baseline = sum(f.control_product for f in frames) / control if control else 0.0
     watched = [f for f in frames if f.watched]
     total = sum(f.watched for f in watched)
-    contrast = sum(f.contrast_energy for f in watched)
+    contrast = sum(f.contrast for f in watched)
     if total == 0 or contrast <= 0:
         return 0.0
-    excess = np.array([f.watched_product / f.watched - baseline for f in watched])
+    excess = np.array([(f.kept - f.fresh) / f.watched for f in watched])
     weights = np.array([f.watched for f in watched], dtype=np.float64) / total
     mean = float(np.dot(weights, excess))
     error = 0.0
@@ -272,19 +277,28 @@ class TrailMeter:
     """Measure trails: the output keeping, where the source swept recently, what the generated frames lack.
 
     Per pixel it tracks how many frames ago the source last changed there in a
-    way the camera's motion does not explain (a subject crossed it or
-    uncovered it, or a scene cut; :func:`still_with_camera`), and what the
-    source showed just before. That memory follows the source's flow, so it
-    works under camera motion too. Pixels swept 2 to ``window`` frames ago and
-    still since are *watched*; pixels still for longer are the *control*.
+    way the camera's motion does not explain (by more than ``contrast`` grey
+    levels: a subject crossed or uncovered it, or a scene cut;
+    :func:`still_with_camera`), and what the source showed just before. That
+    memory follows the source's flow, so it works under camera motion too.
+    Pixels swept 2 to ``window`` frames ago, still since, and whose swept-away
+    source differs from the source now by more than ``contrast`` are watched.
 
     Without ground truth, ``(out - gen_t) * (out - warp(gen_(t-1)))`` averages
-    to the output's squared departure from what the generated frames agree on:
-    their own flicker, independent from frame to frame, cancels out. A trail
-    is the excess of that departure in the watched pixels over the control
-    (holding alone departs by the same amount in both), relative to the
-    contrast of what the source swept away there: a trail of opacity ``a``
-    reads about ``a``, an output without trails 0.
+    to the output's squared departure from what the generated frames agree on
+    (their own flicker, independent from frame to frame, cancels out), and
+    ``(gen_t - warp(gen_(t-1)))^2 / 2`` to a single generated frame's. A trail
+    is the output departing more than a freshly generated frame would, in the
+    same pixels, relative to the contrast of what the source swept away there:
+    a trail of opacity ``a`` reads about ``a``; holding, refreshing or
+    averaging without trails reads 0. A trail fainter than the generated
+    frames' own flicker at that scale is not counted (it drowns in it), and an
+    output that mixes the old picture into the current generated frame reads
+    lower than the share it mixes. The comparison is made on the detail
+    (what a box blur of 1/32 of the frame leaves): exposure, colour and blotch
+    flicker are smooth and shared by large areas, a handful of random values
+    per frame that would not average out over a clip, while a trail has the
+    subject's edges and detail.
     """
 
     def __init__(self, window: int = GHOST_WINDOW, contrast: float = 12.0) -> None:
@@ -311,44 +325,46 @@ class TrailMeter:
         """
         prev_src, prev_gen = previous
         src, gen, out = current
-        control_age = 3 * self.window
         if self._age is None:
             self._memory = prev_src.astype(np.float32)
-            self._age = np.full(src.shape, np.float32(control_age + 1))
+            self._age = np.full(src.shape, np.float32(self.window + 1))
         else:
             border = cv2.BORDER_REPLICATE
             self._memory = cv2.remap(self._memory, *motion.maps, cv2.INTER_LINEAR, borderMode=border)
             self._age = cv2.remap(self._age, *motion.maps, cv2.INTER_NEAREST, borderMode=border)
         self._age += 1.0
-        h, w = src.shape
         entered = ~inside_frame(motion.maps)
-        swept = ~still_with_camera(motion) & ~entered
+        # A light change or a flow that is only unsure (flat areas) leaves the picture alike: not a sweep.
+        carried = motion.warp_previous(prev_src)
+        light = estimate_gain(carried[::4, ::4], src[::4, ::4])  # a sample is enough for a median
+        changed = cv2.absdiff(src, apply_gain(carried, light)) > self.contrast
+        swept = changed & ~still_with_camera(motion) & ~entered
         self._memory[swept] = prev_src[swept]
         self._age[swept] = 0.0
-        # Picture that came into view has no past: neither watched nor control until it has been seen a while.
-        self._age[entered] = np.float32(self.window + 1)
+        self._age[entered] = np.float32(self.window + 1)  # picture that came into view has no past
         src_f = src.astype(np.float32)
-        swept_away = self._memory - src_f
-        watched = (self._age >= 2.0) & (self._age <= self.window) & (np.abs(swept_away) > self.contrast)
-        control = self._age > control_age
-        out_f = out.astype(np.float32)
-        # Exposure, colour and blotch flicker are smooth and shared by large areas: a handful of random
-        # values per frame that would not average out over a clip. A trail has the subject's edges and
-        # detail, so the comparison is made on the detail (what a box blur of 1/32 of the frame leaves).
+        h, w = src.shape
         size = 2 * max(2, round(min(h, w) / 64)) + 1
-        keep = self._detail
-        product = keep(out_f - gen.astype(np.float32), size) * keep(
-            out_f - motion.warp_previous(prev_gen).astype(np.float32), size
-        )
-        contrast = keep(swept_away, size)
-        n_watched = cv2.countNonZero(_mask8(watched))
-        n_control = cv2.countNonZero(_mask8(control))
+        # The detail of a pixel is measured over a box around it: keep the box clear of what moves now.
+        moving_near = cv2.dilate(_mask8(self._age < 2.0), np.ones((size, size), np.uint8)).view(bool)
+        watched = (self._age >= 2.0) & (self._age <= self.window) & ~moving_near
+        watched &= cv2.absdiff(self._memory, src_f) > self.contrast
+        count = cv2.countNonZero(_mask8(watched))
+        if count == 0:
+            return TrailSums()
+        out_f, gen_f = out.astype(np.float32), gen.astype(np.float32)
+        # Where the source did not move, the previous frame needs no warp: a warp's interpolation would
+        # soften its detail and count as flicker of the generated frames (fresh), inflating the baseline.
+        previous_gen = np.where(motion.stable, prev_gen, motion.warp_previous(prev_gen)).astype(np.float32)
+        to_now = self._detail(out_f - gen_f, size)
+        to_previous = self._detail(out_f - previous_gen, size)
+        generated_change = self._detail(gen_f - previous_gen, size)[watched]
+        swept_away = self._detail(self._memory - src_f, size)[watched]
         return TrailSums(
-            float(product[watched].sum()) if n_watched else 0.0,
-            n_watched,
-            float(np.square(contrast[watched]).sum()) if n_watched else 0.0,
-            float(product[control].sum()) if n_control else 0.0,
-            n_control,
+            count,
+            float(np.dot(to_now[watched], to_previous[watched])),
+            float(np.dot(generated_change, generated_change)) / 2.0,
+            float(np.dot(swept_away, swept_away)),
         )
 
 
@@ -597,8 +613,6 @@ class FrameAnalyzer:
         self._has_output: bool | None = None
         self._trails = TrailMeter(contrast=self.params.ghost_threshold)
         self._trail_frames: list[TrailSums] = []
-        self._control_product = 0.0
-        self._control = 0
         self._sq_error = 0.0
         self._heatmap: HeatMap | None = None
 
@@ -682,12 +696,8 @@ class FrameAnalyzer:
             values["static_flicker_output"] = static_flicker(prev_out, output, motion.stable)
             sums = self._trails.add(motion, prev_grays[:2], grays)
             self._trail_frames.append(sums)
-            self._control_product += sums.control_product
-            self._control += sums.control
             if sums.watched >= max(1, MIN_TRAIL_SHARE * motion.measured.size):
-                # The clip's long-still baseline so far: steadier than one frame's, and there after a cut.
-                baseline = self._control_product / self._control if self._control else 0.0
-                values["ghosting_pct"] = sums.opacity_pct(baseline)
+                values["ghosting_pct"] = sums.opacity_pct()
             shown, shown_previous, sequence = output, prev_out, "output"
         flicker = values[f"flicker_{sequence}"]
         keep = (
