@@ -47,7 +47,7 @@ from abysz_lab.jobs import (
     resume_point,
     write_results,
 )
-from abysz_lab.motion import PairMotion, combine_passes, count_to_u8, run_pass
+from abysz_lab.motion import PairMotion, combine_passes, count_to_u8, motion_mask, run_pass
 
 HELD = 255  # mask value of a pixel that carries the previous output unchanged
 LOSSLESS_SUFFIXES = (".png", ".bmp", ".tif", ".tiff")
@@ -293,7 +293,16 @@ def inter_denoise(output: np.ndarray, step_index: int, diameter: int, size: int,
 
 
 def final_mask(previous_source: np.ndarray, source: np.ndarray, params: DFIParams) -> tuple[np.ndarray, float]:
-    """Steps 2-6 on two denoised, fitted source frames: the mask and its held percentage."""
+    """Steps 2-6 on two denoised, fitted source frames: the mask and its held percentage.
+
+    The one mask function of the run and the preview: tolerance 0 (DFI off)
+    holds nothing, and motion mode gives its flow-compensated mask.
+    """
+    if params.tolerance == 0:
+        return np.zeros(source.shape[:2], np.uint8), 0.0
+    if params.mode == "motion":
+        mask = motion_mask(previous_source, source, params)  # soft: count what is held at least half
+        return mask, round(100.0 * np.count_nonzero(mask >= HELD // 2 + 1) / mask.size, 1)
     mask = stability_mask(to_gray(previous_source), to_gray(source), params.tolerance)
     mask = expand_moving(mask, params.expand)
     mask = smooth_mask(mask, params.smooth)

@@ -85,6 +85,7 @@ class MotionStep:
     count: np.ndarray  # float32, how many generated frames the pixel's average holds (1 = just refreshed)
     motion: PairMotion | None  # None on the first frame of a pass
     gain: np.ndarray  # per-channel light gain applied to the carried output
+    trusted: np.ndarray | None = None  # 8-bit: where the motion explains the pixel (255 = carry as much as allowed)
 
     @property
     def held_pct(self) -> float:
@@ -239,7 +240,7 @@ class MotionPass:
             self.previous_output, self.count = warm()
             output = cv2.convertScaleAbs(self.previous_output)
             held = cv2.compare(self.count, 1.5, cv2.CMP_GE)
-        return MotionStep(output, held, self.count, motion, np.ones(3, np.float32))
+        return MotionStep(output, held, self.count, motion, np.ones(3, np.float32), np.zeros_like(held))
 
     def _carry(
         self, gray: np.ndarray, small_bgr: np.ndarray, generated: np.ndarray, motion: PairMotion, size: tuple[int, int]
@@ -281,7 +282,7 @@ class MotionPass:
         self.count = cv2.divide(1.0, cv2.add(cv2.divide(cv2.multiply(alpha, alpha), count), cv2.multiply(rest, rest)))
         out8 = cv2.convertScaleAbs(out)  # rounds; out is a blend of two 0-255 frames, never negative
         held_out = cv2.convertScaleAbs(alpha, alpha=255.0)
-        return MotionStep(out8, held_out, self.count, motion, gain)
+        return MotionStep(out8, held_out, self.count, motion, gain, held)
 
 
 def _expand_and_smooth(held: np.ndarray, expand: int, smooth: int) -> np.ndarray:
@@ -291,6 +292,17 @@ def _expand_and_smooth(held: np.ndarray, expand: int, smooth: int) -> np.ndarray
     if smooth > 1:
         held = cv2.GaussianBlur(held, (smooth, smooth), 0)
     return held
+
+
+def motion_mask(previous_source: np.ndarray, source: np.ndarray, params) -> np.ndarray:  # noqa: ANN001
+    """The mask a motion-mode run uses on frame t: where the motion from t - 1 explains the pixel (8-bit).
+
+    It is drawn on frame t (the previous frame's held picture already moved
+    along the flow); 0 at a scene cut. The same code as the run's step.
+    """
+    recursion = MotionPass(params, (source.shape[1], source.shape[0]))
+    recursion.step(previous_source, previous_source)
+    return recursion.step(source, source).trusted
 
 
 def warm_start(params, pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001

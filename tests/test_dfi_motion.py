@@ -11,7 +11,7 @@ import pytest
 from conftest import read_back, write_frames
 
 from abysz_lab.demo import add_ai_flicker, demo_background, make_demo_clip, stylise
-from abysz_lab.dfi import DFIParams, iter_dfi, iter_dfi_frames, run_dfi
+from abysz_lab.dfi import DFIParams, iter_dfi, iter_dfi_frames, preview_masks, run_dfi
 from abysz_lab.errors import Cancelled
 from abysz_lab.jobs import CancelToken
 
@@ -196,3 +196,21 @@ def test_two_passes_keep_memory_flat_by_spilling_to_a_temporary_folder(tmp_path,
         seen.append(sorted(p.name for p in tmp_path.iterdir()))
     assert any(names for names in seen)  # a spill folder existed while frames were produced
     assert list(tmp_path.iterdir()) == []  # and is gone afterwards
+
+
+def test_preview_at_tolerance_zero_holds_nothing_as_the_run_does(tmp_path):
+    sources, _, generated = _pan_clip(frames=4)
+    src, gen = _write_clip(tmp_path, sources, generated)
+    for mode in ("classic", "motion"):
+        (item,) = preview_masks(src, gen, DFIParams(mode=mode, tolerance=0), indices=[2])
+        assert item.held_pct == 0.0 and not item.mask.any(), mode
+
+
+def test_motion_preview_shows_the_pan_held_where_classic_shows_it_moving(tmp_path):
+    sources, _, generated = _pan_clip(frames=4)
+    src, gen = _write_clip(tmp_path, sources, generated)
+    (classic,) = preview_masks(src, gen, DFIParams(), indices=[2])
+    (motion,) = preview_masks(src, gen, MOTION, indices=[2])
+    assert motion.held_pct > 80.0, motion.held_pct
+    assert classic.held_pct < 65.0, classic.held_pct  # measured 57 %
+    assert not motion.mask[:, -STEP:].any()  # the strip entering the frame has nothing to carry
