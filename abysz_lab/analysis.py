@@ -203,33 +203,37 @@ def motion_flicker(previous: np.ndarray, current: np.ndarray, motion: SourceMoti
     return mean_change(current, motion.warp_previous(previous), motion.measured)
 
 
-def still_with_camera(motion: SourceMotion) -> np.ndarray:
+def still_with_camera(motion: SourceMotion, where: np.ndarray | None = None) -> np.ndarray:
     """Pixels whose change from t-1 to t the camera explains: still, or moving along the camera's motion.
 
     The camera's motion is an affine fit (RANSAC) to the source's flow on a
     grid of trusted pixels; a pixel moves with it when its flow lands within
     CAMERA_SLACK_PX of the fit. A subject moving across the picture, what it
-    covers and uncovers, and a scene cut are not still.
+    covers and uncovers, and a scene cut are not still. ``where`` limits the
+    work to those pixels: outside them only the still ones are reported.
     """
-    h, w = motion.measured.shape
+    result = motion.stable.copy()
+    h, w = result.shape
     step = max(2, min(h, w) // 48)
     trusted = motion.measured[::step, ::step]
     if np.count_nonzero(trusted) < 16:
-        return motion.stable.copy()
+        return result
+    rows, cols = np.nonzero(trusted)
+    rows, cols = rows * step, cols * step
     map_x, map_y = motion.maps
-    grid_x, grid_y = map_x - motion.backward[..., 0], map_y - motion.backward[..., 1]  # the pixel grid
-    xs, ys = grid_x[::step, ::step][trusted], grid_y[::step, ::step][trusted]
-    landed = np.stack([map_x[::step, ::step][trusted], map_y[::step, ::step][trusted]], axis=-1)
-    model, _ = cv2.estimateAffine2D(
-        np.stack([xs, ys], axis=-1), landed, method=cv2.RANSAC, ransacReprojThreshold=CAMERA_SLACK_PX
-    )
+    start = np.stack([cols, rows], axis=-1).astype(np.float32)
+    landed = np.stack([map_x[rows, cols], map_y[rows, cols]], axis=-1)
+    model, _ = cv2.estimateAffine2D(start, landed, method=cv2.RANSAC, ransacReprojThreshold=CAMERA_SLACK_PX)
     if model is None:
-        return motion.stable.copy()
-    model = model.astype(np.float32)
-    off_x = map_x - (model[0, 0] * grid_x + model[0, 1] * grid_y + model[0, 2])
-    off_y = map_y - (model[1, 0] * grid_x + model[1, 1] * grid_y + model[1, 2])
-    with_camera = motion.measured & (off_x * off_x + off_y * off_y <= CAMERA_SLACK_PX * CAMERA_SLACK_PX)
-    return motion.stable | with_camera
+        return result
+    asked = motion.measured & ~motion.stable
+    if where is not None:
+        asked &= where
+    rows, cols = np.nonzero(asked)
+    off_x = map_x[rows, cols] - (model[0, 0] * cols + model[0, 1] * rows + model[0, 2])
+    off_y = map_y[rows, cols] - (model[1, 0] * cols + model[1, 1] * rows + model[1, 2])
+    result[rows, cols] = off_x * off_x + off_y * off_y <= CAMERA_SLACK_PX * CAMERA_SLACK_PX
+    return result
 
 
 @dataclass(frozen=True)
@@ -329,16 +333,18 @@ class TrailMeter:
             self._memory = prev_src.astype(np.float32)
             self._age = np.full(src.shape, np.float32(self.window + 1))
         else:
-            border = cv2.BORDER_REPLICATE
-            self._memory = cv2.remap(self._memory, *motion.maps, cv2.INTER_LINEAR, borderMode=border)
-            self._age = cv2.remap(self._age, *motion.maps, cv2.INTER_NEAREST, borderMode=border)
+            # Memory and age travel together along the flow (one remap), except where the source is still:
+            # there the flow is only noise, and following it would shift the memory by a pixel now and then.
+            state = cv2.merge([self._memory, self._age])
+            moved = cv2.remap(state, *motion.maps, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+            self._memory, self._age = cv2.split(np.where(motion.stable[..., None], state, moved))
         self._age += 1.0
         entered = ~inside_frame(motion.maps)
+        carried, previous_gen = cv2.split(motion.warp_previous(cv2.merge([prev_src, prev_gen])))
         # A light change or a flow that is only unsure (flat areas) leaves the picture alike: not a sweep.
-        carried = motion.warp_previous(prev_src)
         light = estimate_gain(carried[::4, ::4], src[::4, ::4])  # a sample is enough for a median
-        changed = cv2.absdiff(src, apply_gain(carried, light)) > self.contrast
-        swept = changed & ~still_with_camera(motion) & ~entered
+        changed = (cv2.absdiff(src, apply_gain(carried, light)) > self.contrast) & ~entered
+        swept = changed & ~still_with_camera(motion, changed)
         self._memory[swept] = prev_src[swept]
         self._age[swept] = 0.0
         self._age[entered] = np.float32(self.window + 1)  # picture that came into view has no past
@@ -355,7 +361,7 @@ class TrailMeter:
         out_f, gen_f = out.astype(np.float32), gen.astype(np.float32)
         # Where the source did not move, the previous frame needs no warp: a warp's interpolation would
         # soften its detail and count as flicker of the generated frames (fresh), inflating the baseline.
-        previous_gen = np.where(motion.stable, prev_gen, motion.warp_previous(prev_gen)).astype(np.float32)
+        previous_gen = np.where(motion.stable, prev_gen, previous_gen).astype(np.float32)
         to_now = self._detail(out_f - gen_f, size)
         to_previous = self._detail(out_f - previous_gen, size)
         generated_change = self._detail(gen_f - previous_gen, size)[watched]

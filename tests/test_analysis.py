@@ -151,9 +151,9 @@ def rolling_disc(frame: np.ndarray, t: int) -> np.ndarray:
 def clip_with_trails(opacity: float, seed: int, frames: int = 14) -> tuple[list, list, list]:
     """A still scene with a rolling disc; the output holds the scene and leaves trails of known opacity.
 
-    Where the disc was in the last 6 frames (and is not now), the output is the
-    held scene blended with ``opacity`` of the generated frame that showed the
-    disc there: what a DFI run leaves behind a moving subject.
+    Wherever the disc has been (and is not now), the output is the held scene
+    blended with ``opacity`` of the last generated frame that showed the disc
+    there: the lasting trail a DFI run leaves behind a moving subject.
     """
     rng = np.random.default_rng(seed)
     background = textured(H, W, seed=4)
@@ -167,10 +167,9 @@ def clip_with_trails(opacity: float, seed: int, frames: int = 14) -> tuple[list,
     outputs = []
     for t in range(frames):
         out = held.astype(np.float32)
-        for back in range(6, 0, -1):
-            if t - back >= 0:
-                m = masks[t - back]
-                out[m] = (1 - opacity) * held[m] + opacity * generated[t - back][m]
+        for before in range(t):  # later frames overwrite earlier ones: the last disc seen stays
+            m = masks[before]
+            out[m] = (1 - opacity) * held[m] + opacity * generated[before][m]
         out[masks[t]] = generated[t][masks[t]]
         outputs.append(np.clip(out + 0.5, 0, 255).astype(np.uint8))
     return sources, generated, outputs
