@@ -42,14 +42,12 @@ FLOW_SETTINGS = {
 }
 MIN_FLOW_SIDE = 256
 EDGE_KERNEL = np.ones((3, 3), np.uint8)
-FLAT_FLOW_TRUSTED = True
 # Things that move against the camera's own motion (a subject, a hand) change shape and shading from frame to
 # frame, and img2img redraws them differently for real: carrying them long smears yesterday's drawing over
 # today's. Where the flow departs from the camera's (an affine fit) by OBJECT_PX or more, at most this share
 # of the carried picture is kept.
 OBJECT_CARRY = 0.5
 OBJECT_PX = (1.0, 2.5)
-START_CARRY = 0.0
 WARM_START_FRAMES = 8  # frames averaged backwards onto the first of a shot
 # Repeated bilinear warps blur the carried frame more on every step (30 warps of random sub-pixel shifts:
 # 26.7 dB, fine detail gone); bicubic keeps 28.9 dB for twice the time, Lanczos 31.7 dB for ten times.
@@ -112,9 +110,10 @@ def trust_mask(
     """Float32 0-1: how far the warped, light-corrected previous source explains each pixel of ``gray``.
 
     1 where the motion is consistent, stays in the frame and the residual is
-    within ``tolerance`` grey levels plus what a sub-pixel flow error makes on
-    an edge there; fading to 0 over another tolerance, so noise near the
-    threshold does not flicker the mask.
+    within ``tolerance`` grey levels; fading to 0 over another tolerance, so
+    noise near the threshold does not flicker the mask. (Forgiving half a
+    pixel of misregistration on edges was tried: it carried the edges of
+    moving subjects and cost 1.4 dB there in the quality benchmark.)
     """
     warped = cv2.remap(previous_gray, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     warped = cv2.multiply(warped, gray_gain, dtype=cv2.CV_32F)
@@ -201,7 +200,7 @@ class MotionPass:
         warped_small = cv2.remap(small, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         slope = cv2.morphologyEx(warped_small, cv2.MORPH_GRADIENT, EDGE_KERNEL).astype(np.float32)
         harmless = cv2.multiply(cv2.sqrt(loop_sq), slope, scale=0.5) <= max(self.params.tolerance, 1.0)
-        return ((agrees | harmless) if FLAT_FLOW_TRUSTED else agrees) & fl.inside_frame(maps, margin=-0.5)
+        return (agrees | harmless) & fl.inside_frame(maps, margin=-0.5)
 
     def _object_cap(self, backward: np.ndarray, trusted: np.ndarray, share: float, size: tuple[int, int]) -> np.ndarray:
         """Per-pixel cap of the carry: ``share`` where the picture moves with the camera, less on moving things."""
@@ -270,7 +269,7 @@ class MotionPass:
         # A running mean until the average holds the frames an endless one of this carry would: the weight
         # n / (n + 1) for a carried picture averaging n frames. Carrying 95 % from frame 1 on would keep
         # 95 % of frame 0's mistakes and need some 20 frames to dilute them.
-        alpha = cv2.min(cv2.max(cv2.subtract(1.0, cv2.divide(1.0, cv2.add(count, 1.0))), START_CARRY), share)
+        alpha = cv2.min(cv2.subtract(1.0, cv2.divide(1.0, cv2.add(count, 1.0))), share)
         if OBJECT_CARRY < 1.0:
             alpha = cv2.min(alpha, self._object_cap(motion.backward, consistent_small, share, size))
         alpha = cv2.multiply(alpha, held, scale=1.0 / 255.0, dtype=cv2.CV_32F)
