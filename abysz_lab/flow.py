@@ -155,7 +155,7 @@ def consistent_flow(
     return inside_frame(maps) & (loop_sq <= CONSISTENCY_SHARE * magnitude_sq + CONSISTENCY_SLACK_PX2)
 
 
-def camera_motion(flow: np.ndarray, trusted: np.ndarray | None = None, step: int = 4) -> np.ndarray:
+def camera_motion(flow: np.ndarray, trusted: np.ndarray | None = None, step: int = 8) -> np.ndarray:
     """The affine motion (2x3) that best explains ``flow``: the camera's pan, zoom and roll.
 
     A least-squares fit on a grid of trusted pixels, refitted once without the
@@ -237,10 +237,10 @@ def apply_gain(image: np.ndarray, gains: np.ndarray) -> np.ndarray:
 
 def unexplained_share(previous_small: np.ndarray, current_small: np.ndarray, backward_small: np.ndarray) -> float:
     """Share (0-1) of a small grey frame that the motion and a global light change do not explain."""
-    warped = warp(previous_small, backward_small)
     maps = flow_maps(backward_small)
+    warped = warp(previous_small, backward_small, maps=maps)
     inside = inside_frame(maps)
-    gain = estimate_gain(warped, current_small, inside)
+    gain = estimate_gain(warped[::2, ::2], current_small[::2, ::2], inside[::2, ::2])
     residual = cv2.absdiff(current_small, apply_gain(warped, gain))
     unexplained = (residual > CUT_LEVEL) | ~inside
     return float(np.count_nonzero(unexplained)) / unexplained.size
