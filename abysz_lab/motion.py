@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from abysz_lab import flow as fl
+from abysz_lab.errors import InputError
 
 # (DIS preset, DIS finest level, flow frame size as a share of the frame, cap of its long side in pixels).
 # Warping the clean clip of the quality benchmark along each (512x512, fast pan / crossing subject):
@@ -55,6 +56,14 @@ CARRY_INTERPOLATION = cv2.INTER_CUBIC
 SLACK = 1.0  # a pixel is held fully up to the tolerance and fades out up to (1 + SLACK) x the tolerance
 SLOPE_MEMORY = 0.9  # the light slope is a running mean over about ten frames: one frame's blotches barely move it
 LUMA_WEIGHTS = np.array([0.114, 0.587, 0.299], np.float32)  # BGR, as cv2.COLOR_BGR2GRAY
+
+
+MIN_SIDE = 16  # DIS needs a few pyramid levels: smaller frames have no motion to find
+
+
+def _luma_gain(gain: np.ndarray) -> float:
+    """The grey-level gain of a per-channel BGR gain (a grey frame's own)."""
+    return float(gain @ LUMA_WEIGHTS) if gain.size == 3 else float(gain[0])
 
 
 def flow_scale(width: int, height: int, quality: str) -> float:
@@ -132,6 +141,12 @@ class MotionPass:
     """
 
     def __init__(self, params, size: tuple[int, int]) -> None:  # noqa: ANN001 - DFIParams, import cycle
+        if min(size) < MIN_SIDE:
+            msg = (
+                f"Motion mode needs frames of at least {MIN_SIDE}x{MIN_SIDE} pixels to follow the motion; these are "
+                f"{size[0]}x{size[1]}. Use classic mode (--mode classic) for such small frames."
+            )
+            raise InputError(msg)
         self.params = params
         self.size = size
         preset, finest, _, _ = FLOW_SETTINGS[params.flow_quality]
@@ -260,7 +275,7 @@ class MotionPass:
         backward = fl.upscale_flow(motion.backward, *size)
         maps = fl.flow_maps(backward)
         consistent = cv2.resize(consistent_small.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
-        trust = trust_mask(self.previous_gray, gray, maps, consistent, float(gain @ LUMA_WEIGHTS), p.tolerance)
+        trust = trust_mask(self.previous_gray, gray, maps, consistent, _luma_gain(gain), p.tolerance)
         held = np.rint(trust * 255.0).astype(np.uint8)
         held = _expand_and_smooth(held, p.expand, p.smooth)
         share = carried_share(self.step_index, p.carry, p.refresh_every, p.refresh_strength)

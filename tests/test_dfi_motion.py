@@ -12,7 +12,7 @@ from conftest import read_back, write_frames
 
 from abysz_lab.demo import add_ai_flicker, demo_background, make_demo_clip, stylise
 from abysz_lab.dfi import DFIParams, iter_dfi, iter_dfi_frames, preview_masks, run_dfi
-from abysz_lab.errors import Cancelled
+from abysz_lab.errors import Cancelled, InputError
 from abysz_lab.jobs import CancelToken
 
 # sha256 over the decoded pixels of a classic run (DFIParams() defaults) of the demo clip, taken before
@@ -214,3 +214,18 @@ def test_motion_preview_shows_the_pan_held_where_classic_shows_it_moving(tmp_pat
     assert motion.held_pct > 80.0, motion.held_pct
     assert classic.held_pct < 65.0, classic.held_pct  # measured 57 %
     assert not motion.mask[:, -STEP:].any()  # the strip entering the frame has nothing to carry
+
+
+def test_motion_mode_refuses_frames_too_small_to_follow_with_a_clear_message():
+    tiny = [np.full((8, 8, 3), 100, np.uint8)] * 3
+    with pytest.raises(InputError, match="at least 16x16.*classic"):
+        list(iter_dfi(tiny, tiny, MOTION))
+
+
+def test_motion_mode_works_on_grey_frames():
+    sources, _, generated = _pan_clip(frames=5)
+    grey_src = [cv2.cvtColor(s, cv2.COLOR_BGR2GRAY) for s in sources]
+    grey_gen = [cv2.cvtColor(g, cv2.COLOR_BGR2GRAY) for g in generated]
+    out = list(iter_dfi(grey_src, grey_gen, MOTION))
+    assert out[-1].shape == grey_gen[-1].shape
+    assert not np.array_equal(out[-1], grey_gen[-1])
