@@ -1,4 +1,4 @@
-"""Flicker analysis: how much flicker DFI removed, how much of the render survived, where it ghosts.
+"""Flicker analysis: how much flicker DFI removed, how much of the render survived, how strong its trails are.
 
 No ground truth is needed: the SOURCE frames tell where the picture should be
 still (or move along the source's optical flow), so any change of the
@@ -15,9 +15,13 @@ Per frame t >= 1, for the generated sequence and for the output sequence:
   source itself matches within the tolerance, so occlusions, scene cuts and
   real lighting changes in the source are not counted as flicker;
 - **fidelity** of the output to the generated frame: PSNR and SSIM;
-- **ghosting**: among pixels where the source moved and the new generated frame
-  differs from the previous output, the share where the output held on to the
-  past (it moved less than half-way towards the new render);
+- **ghosting** (trail opacity, %): in the places the source swept recently
+  (something crossed or uncovered them in the last few frames, beyond what the
+  camera's motion explains) and that are still now, how much the output keeps
+  that the generated frames do not have, relative to the contrast of what was
+  swept away (:class:`TrailMeter`): 0 without trails, about 30 for trails of
+  30 % opacity. Until 0.2 this figure was the share of moving pixels that held
+  on to the past, which missed the faint trails a held background keeps;
 - mean luminance of source, generated and output.
 
 The pure functions work on numpy arrays; :class:`FrameAnalyzer` accumulates a
@@ -29,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import functools
 import io
 import json
 import math
@@ -44,8 +47,18 @@ import cv2
 import numpy as np
 
 from abysz_lab import params as prm
-from abysz_lab.dfi import HELD, pair_frames, stability_mask, to_gray
+from abysz_lab.dfi import HELD, pair_frames, stability_mask
 from abysz_lab.errors import InputError
+from abysz_lab.flow import (
+    apply_gain,
+    compute_flow,
+    consistent_flow,
+    estimate_gain,
+    flow_maps,
+    inside_frame,
+    make_flow_estimator,
+    to_gray,
+)
 from abysz_lab.frames import (
     check_output_folder,
     fit_to_size,
@@ -58,9 +71,13 @@ from abysz_lab.frames import (
 from abysz_lab.jobs import SIDECAR_SUFFIX, CancelToken, ProgressCallback, report
 from abysz_lab.locks import folder_lock
 
+FLOW_PRESET = "fast"  # DIS preset of the source's optical flow (about 3 ms per 512x512 pair)
 MIN_MEASURED_SHARE = 0.005  # below this share of measured pixels a frame's flicker is undefined (NaN)
 CUT_MEASURED_SHARE = 0.15  # a frame whose flow explains less of the picture than this follows a scene cut
-GHOST_HOLD = 0.5  # an output that moved less than this fraction towards the new render is holding the past
+GHOST_WINDOW = 8  # frames after the source swept a pixel during which the output is watched for a trail there
+# A frame's trail opacity is shown only when at least this share of its pixels was watched (fewer say little).
+MIN_TRAIL_SHARE = 0.001
+CAMERA_SLACK_PX = 1.0  # a pixel whose flow lands this close to the camera's (affine) motion moves with the camera
 SSIM_SIGMA = 1.5  # Wang et al. 2004, the usual Gaussian window
 SSIM_WINDOW = 11
 # DIS optical flow fails below 12 pixels and SSIM leaves out a 5-pixel border: smaller frames cannot be measured.
@@ -82,9 +99,9 @@ class AnalysisParams:
     )
     ghost_threshold: float = prm.param(
         12.0,
-        label="Ghost threshold",
-        help="Grey levels by which the new generated frame must differ from the previous output, where the "
-        "source moved, for a held pixel to count as a ghost.",
+        label="Ghost contrast",
+        help="Grey levels by which what the source swept away must differ from what is there now for a place to "
+        "be watched for trails (a trail of something alike is invisible).",
         minimum=1.0,
         maximum=100.0,
         step=1.0,
@@ -141,53 +158,6 @@ def static_flicker(previous: np.ndarray, current: np.ndarray, stable: np.ndarray
     return mean_change(current, previous, stable)
 
 
-def make_flow_estimator() -> cv2.DISOpticalFlow:
-    """A DIS optical flow estimator (FAST preset: about 3 ms per 512x512 pair)."""
-    return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
-
-
-@functools.lru_cache(maxsize=4)
-def _pixel_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    grid_x.flags.writeable = False
-    grid_y.flags.writeable = False
-    return grid_x, grid_y
-
-
-def flow_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The sampling maps ``x + flow(x)`` for :func:`cv2.remap`."""
-    grid_x, grid_y = _pixel_grid(*flow.shape[:2])
-    return grid_x + flow[..., 0], grid_y + flow[..., 1]
-
-
-def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Sample ``image`` at ``x + flow(x)`` (bilinear, edges replicated)."""
-    map_x, map_y = flow_maps(flow)
-    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def consistent_flow(
-    backward: np.ndarray, forward: np.ndarray, maps: tuple[np.ndarray, np.ndarray] | None = None
-) -> np.ndarray:
-    """Pixels of frame t whose backward flow (t -> t-1) is confirmed by the forward flow (t-1 -> t).
-
-    The forward-backward test of Sundaram et al. (2010): following the backward
-    flow and then the forward flow must come back near the start; pixels that do
-    not (occluded or disoccluded, or badly matched) and pixels whose match lies
-    outside the previous frame are excluded. ``maps`` are ``flow_maps(backward)`` if already made.
-    """
-    h, w = backward.shape[:2]
-    map_x, map_y = maps or flow_maps(backward)
-    forward_there = cv2.remap(forward, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    bx, by = backward[..., 0], backward[..., 1]
-    fx, fy = forward_there[..., 0], forward_there[..., 1]
-    lx, ly = bx + fx, by + fy
-    loop_sq = lx * lx + ly * ly
-    magnitude_sq = bx * bx + by * by + fx * fx + fy * fy
-    inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
-    return inside & (loop_sq <= 0.01 * magnitude_sq + 0.5)
-
-
 @dataclass(frozen=True)
 class SourceMotion:
     """The source's motion between two frames, for warping the generated and output frames."""
@@ -207,10 +177,11 @@ def source_motion(
     previous_source: np.ndarray, source: np.ndarray, tolerance: float, estimator: cv2.DISOpticalFlow | None = None
 ) -> SourceMotion:
     """Optical flow of the source between t-1 and t, and which pixels it explains."""
-    estimator = estimator or make_flow_estimator()
+    estimator = estimator or make_flow_estimator(FLOW_PRESET)
     prev_gray, gray = to_gray(previous_source), to_gray(source)
-    backward = estimator.calc(gray, prev_gray, None)
-    forward = estimator.calc(prev_gray, gray, None)
+    # Full size: the analysis judges pixel-level flicker, where a reduced-size flow would smear edges.
+    backward = compute_flow(estimator, gray, prev_gray)
+    forward = compute_flow(estimator, prev_gray, gray)
     maps = flow_maps(backward)
     measured = consistent_flow(backward, forward, maps)
     # The warped source must itself match: this drops real lighting changes and scene cuts,
@@ -233,26 +204,175 @@ def motion_flicker(previous: np.ndarray, current: np.ndarray, motion: SourceMoti
     return mean_change(current, motion.warp_previous(previous), motion.measured)
 
 
-def ghost_counts(
-    previous_output: np.ndarray,
-    output: np.ndarray,
-    generated: np.ndarray,
-    moved: np.ndarray,
-    threshold: float,
-) -> tuple[int, int]:
-    """``(ghost pixels, candidate pixels)`` of one frame.
+def still_with_camera(motion: SourceMotion, where: np.ndarray | None = None) -> np.ndarray:
+    """Pixels whose change from t-1 to t the camera explains: still, or moving along the camera's motion.
 
-    Candidates: the source moved and the new generated frame differs from the
-    previous output by more than ``threshold`` grey levels. Ghosts: candidates
-    where the output moved less than half-way from the previous output towards
-    the generated frame, i.e. it held on to the past.
+    The camera's motion is an affine fit (RANSAC) to the source's flow on a
+    grid of trusted pixels; a pixel moves with it when its flow lands within
+    CAMERA_SLACK_PX of the fit. A subject moving across the picture, what it
+    covers and uncovers, and a scene cut are not still. ``where`` limits the
+    work to those pixels: outside them only the still ones are reported.
     """
-    prev = to_gray(previous_output)
-    asked = cv2.absdiff(to_gray(generated), prev).astype(np.float32)
-    moved_by = cv2.absdiff(to_gray(output), prev).astype(np.float32)
-    candidates = moved & (asked > threshold)
-    ghosts = candidates & (moved_by < GHOST_HOLD * asked)
-    return cv2.countNonZero(_mask8(ghosts)), cv2.countNonZero(_mask8(candidates))
+    result = motion.stable.copy()
+    h, w = result.shape
+    step = max(2, min(h, w) // 48)
+    trusted = motion.measured[::step, ::step]
+    if np.count_nonzero(trusted) < 16:
+        return result
+    rows, cols = np.nonzero(trusted)
+    rows, cols = rows * step, cols * step
+    map_x, map_y = motion.maps
+    start = np.stack([cols, rows], axis=-1).astype(np.float32)
+    landed = np.stack([map_x[rows, cols], map_y[rows, cols]], axis=-1)
+    model, _ = cv2.estimateAffine2D(start, landed, method=cv2.RANSAC, ransacReprojThreshold=CAMERA_SLACK_PX)
+    if model is None:
+        return result
+    asked = motion.measured & ~motion.stable
+    if where is not None:
+        asked &= where
+    rows, cols = np.nonzero(asked)
+    off_x = map_x[rows, cols] - (model[0, 0] * cols + model[0, 1] * rows + model[0, 2])
+    off_y = map_y[rows, cols] - (model[1, 0] * cols + model[1, 1] * rows + model[1, 2])
+    result[rows, cols] = off_x * off_x + off_y * off_y <= CAMERA_SLACK_PX * CAMERA_SLACK_PX
+    return result
+
+
+@dataclass(frozen=True)
+class TrailSums:
+    """What :class:`TrailMeter` measured in one frame."""
+
+    watched: int = 0  # pixels the source swept 2 to GHOST_WINDOW frames ago, still since
+    kept: float = 0.0  # sum over them of (out - gen_t) * (out - warped gen_(t-1)), detail band
+    fresh: float = 0.0  # sum of (gen_t - warped gen_(t-1))^2 / 2: what showing one generated frame would keep
+    contrast: float = 0.0  # sum of (swept-away source - source now)^2, detail band
+
+    def opacity_pct(self) -> float:
+        """This frame's trail opacity in % (a point estimate, noisy); NaN when nothing was watched."""
+        if self.watched == 0 or self.contrast <= 0:
+            return math.nan
+        return 100.0 * math.sqrt(max(0.0, self.kept - self.fresh) / self.contrast)
+
+
+def trail_opacity_pct(frames: Iterable[TrailSums]) -> float:
+    """A clip's trail opacity in %: about 30 for trails of 30 % opacity, 0 without trails (or nothing watched).
+
+    The per-pixel excess of what the output keeps over what a freshly generated
+    frame would is averaged over the frames (weighted by watched pixels) and
+    lowered by two standard errors across frames before the square root, so
+    the measure's own noise does not read as a faint trail: what is reported
+    is the trail the clip shows beyond doubt. Faint trails read a little low
+    on short clips.
+    """
+    watched = [f for f in frames if f.watched]
+    total = sum(f.watched for f in watched)
+    contrast = sum(f.contrast for f in watched)
+    if total == 0 or contrast <= 0:
+        return 0.0
+    excess = np.array([(f.kept - f.fresh) / f.watched for f in watched])
+    weights = np.array([f.watched for f in watched], dtype=np.float64) / total
+    mean = float(np.dot(weights, excess))
+    error = 0.0
+    if len(watched) >= 3:
+        spread = float(np.dot(weights, (excess - mean) ** 2))
+        error = math.sqrt(spread / (len(watched) - 1))
+    return 100.0 * math.sqrt(max(0.0, mean - 2.0 * error) / (contrast / total))
+
+
+class TrailMeter:
+    """Measure trails: the output keeping, where the source swept recently, what the generated frames lack.
+
+    Per pixel it tracks how many frames ago the source last changed there in a
+    way the camera's motion does not explain (by more than ``contrast`` grey
+    levels: a subject crossed or uncovered it, or a scene cut;
+    :func:`still_with_camera`), and what the source showed just before. That
+    memory follows the source's flow, so it works under camera motion too.
+    Pixels swept 2 to ``window`` frames ago, still since, and whose swept-away
+    source differs from the source now by more than ``contrast`` are watched.
+
+    Without ground truth, ``(out - gen_t) * (out - warp(gen_(t-1)))`` averages
+    to the output's squared departure from what the generated frames agree on
+    (their own flicker, independent from frame to frame, cancels out), and
+    ``(gen_t - warp(gen_(t-1)))^2 / 2`` to a single generated frame's. A trail
+    is the output departing more than a freshly generated frame would, in the
+    same pixels, relative to the contrast of what the source swept away there:
+    a trail of opacity ``a`` reads about ``a``; holding, refreshing or
+    averaging without trails reads 0. A trail fainter than the generated
+    frames' own flicker at that scale is not counted (it drowns in it), and an
+    output that mixes the old picture into the current generated frame reads
+    lower than the share it mixes. The comparison is made on the detail
+    (what a box blur of 1/32 of the frame leaves): exposure, colour and blotch
+    flicker are smooth and shared by large areas, a handful of random values
+    per frame that would not average out over a clip, while a trail has the
+    subject's edges and detail.
+    """
+
+    def __init__(self, window: int = GHOST_WINDOW, contrast: float = 12.0) -> None:
+        self.window = window
+        self.contrast = contrast
+        self._memory: np.ndarray | None = None  # float32 grey: the source before the last sweep
+        self._age: np.ndarray | None = None  # float32: frames since the last sweep
+
+    @staticmethod
+    def _detail(image: np.ndarray, size: int) -> np.ndarray:
+        # A box blur costs the same at any size (a Gaussian this wide costs several times more).
+        return image - cv2.blur(image, (size, size), borderType=cv2.BORDER_REFLECT)
+
+    def add(
+        self,
+        motion: SourceMotion,
+        previous: tuple[np.ndarray, np.ndarray],
+        current: tuple[np.ndarray, np.ndarray, np.ndarray],
+    ) -> TrailSums:
+        """Add frame t and return what it measured (see :func:`trail_opacity_pct`).
+
+        ``previous`` is the grey (source, generated) of t - 1, ``current`` the
+        grey (source, generated, output) of t.
+        """
+        prev_src, prev_gen = previous
+        src, gen, out = current
+        if self._age is None:
+            self._memory = prev_src.astype(np.float32)
+            self._age = np.full(src.shape, np.float32(self.window + 1))
+        else:
+            # Memory and age travel together along the flow (one remap), except where the source is still:
+            # there the flow is only noise, and following it would shift the memory by a pixel now and then.
+            state = cv2.merge([self._memory, self._age])
+            moved = cv2.remap(state, *motion.maps, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+            self._memory, self._age = cv2.split(np.where(motion.stable[..., None], state, moved))
+        self._age += 1.0
+        entered = ~inside_frame(motion.maps)
+        carried, previous_gen = cv2.split(motion.warp_previous(cv2.merge([prev_src, prev_gen])))
+        # A light change or a flow that is only unsure (flat areas) leaves the picture alike: not a sweep.
+        light = estimate_gain(carried[::4, ::4], src[::4, ::4])  # a sample is enough for a median
+        changed = (cv2.absdiff(src, apply_gain(carried, light)) > self.contrast) & ~entered
+        swept = changed & ~still_with_camera(motion, changed)
+        self._memory[swept] = prev_src[swept]
+        self._age[swept] = 0.0
+        self._age[entered] = np.float32(self.window + 1)  # picture that came into view has no past
+        src_f = src.astype(np.float32)
+        h, w = src.shape
+        size = 2 * max(2, round(min(h, w) / 64)) + 1
+        # The detail of a pixel is measured over a box around it: keep the box clear of what moves now.
+        moving_near = cv2.dilate(_mask8(self._age < 2.0), np.ones((size, size), np.uint8)).view(bool)
+        watched = (self._age >= 2.0) & (self._age <= self.window) & ~moving_near
+        watched &= cv2.absdiff(self._memory, src_f) > self.contrast
+        count = cv2.countNonZero(_mask8(watched))
+        if count == 0:
+            return TrailSums()
+        out_f, gen_f = out.astype(np.float32), gen.astype(np.float32)
+        # Where the source did not move, the previous frame needs no warp: a warp's interpolation would
+        # soften its detail and count as flicker of the generated frames (fresh), inflating the baseline.
+        previous_gen = np.where(motion.stable, prev_gen, previous_gen).astype(np.float32)
+        to_now = self._detail(out_f - gen_f, size)
+        to_previous = self._detail(out_f - previous_gen, size)
+        generated_change = self._detail(gen_f - previous_gen, size)[watched]
+        swept_away = self._detail(self._memory - src_f, size)[watched]
+        return TrailSums(
+            count,
+            float(np.dot(to_now[watched], to_previous[watched])),
+            float(np.dot(generated_change, generated_change)) / 2.0,
+            float(np.dot(swept_away, swept_away)),
+        )
 
 
 def mse(a: np.ndarray, b: np.ndarray) -> float:
@@ -359,7 +479,7 @@ class AnalysisSummary:
     static_flicker_output: float = math.nan
     psnr_db: float = math.nan  # of the output against the generated frames, from the clip's mean MSE
     ssim: float = math.nan
-    ghosting_pct: float = math.nan
+    ghosting_pct: float = math.nan  # opacity of the trails the output leaves where something moved, %
 
     @property
     def flicker_change_pct(self) -> float:
@@ -456,7 +576,7 @@ class AnalysisResult:
             row("flicker change %", math.nan, s.flicker_change_pct, "+.1f")
             row("fidelity PSNR dB (vs generated)", math.nan, s.psnr_db, ".2f")
             row("fidelity SSIM (vs generated)", math.nan, s.ssim, ".4f")
-            row("ghosting % of moving pixels", math.nan, s.ghosting_pct, ".2f")
+            row("ghosting (trail opacity %)", math.nan, s.ghosting_pct, ".2f")
         # Without an output its luma curve is all NaN, and np.nanmean would warn "Mean of empty slice".
         gen_l, out_l = _finite_mean(self.curves["luma_generated"]), _finite_mean(self.curves["luma_output"])
         row("mean luminance", gen_l, out_l if s.has_output else math.nan, ".1f")
@@ -499,14 +619,14 @@ class FrameAnalyzer:
     def __init__(self, params: AnalysisParams | None = None, *, heatmap_frame: int | None = None) -> None:
         self.params = params or AnalysisParams()
         self.heatmap_frame = heatmap_frame
-        self._estimator = make_flow_estimator()
+        self._estimator = make_flow_estimator(FLOW_PRESET)
         self._values: dict[str, list[float]] = {k: [] for k in CURVES}
         self._names: list[str] = []
         self._previous: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
         self._previous_grays: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
         self._has_output: bool | None = None
-        self._ghosts = 0
-        self._candidates = 0
+        self._trails = TrailMeter(contrast=self.params.ghost_threshold)
+        self._trail_frames: list[TrailSums] = []
         self._sq_error = 0.0
         self._heatmap: HeatMap | None = None
 
@@ -588,12 +708,10 @@ class FrameAnalyzer:
         if output is not None:
             values["flicker_output"] = motion_flicker(prev_out, output, motion)
             values["static_flicker_output"] = static_flicker(prev_out, output, motion.stable)
-            ghosts, candidates = ghost_counts(
-                prev_grays[2], grays[2], grays[1], motion.moved, self.params.ghost_threshold
-            )
-            self._ghosts += ghosts
-            self._candidates += candidates
-            values["ghosting_pct"] = 100.0 * ghosts / candidates if candidates else math.nan
+            sums = self._trails.add(motion, prev_grays[:2], grays)
+            self._trail_frames.append(sums)
+            if sums.watched >= max(1, MIN_TRAIL_SHARE * motion.measured.size):
+                values["ghosting_pct"] = sums.opacity_pct()
             shown, shown_previous, sequence = output, prev_out, "output"
         flicker = values[f"flicker_{sequence}"]
         keep = (
@@ -635,7 +753,7 @@ class FrameAnalyzer:
                 static_flicker_output=mean("static_flicker_output"),
                 psnr_db=psnr_from_mse(self._sq_error / frames),
                 ssim=mean("ssim"),
-                ghosting_pct=100.0 * self._ghosts / self._candidates if self._candidates else 0.0,
+                ghosting_pct=trail_opacity_pct(self._trail_frames),
             )
         return AnalysisResult(summary, curves, list(self._names), self._heatmap, self.params, list(warnings), seconds)
 
@@ -762,7 +880,7 @@ def analyze_folders(
     report(progress, 0, total, start, "Starting")
 
     tolerance = analyzer.params.tolerance
-    estimator = make_flow_estimator()  # used by the one flow thread only: estimators are not thread-safe
+    estimator = make_flow_estimator(FLOW_PRESET)  # used by the one flow thread only: estimators are not thread-safe
     first_size: tuple[int, int] | None = None
 
     def read(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -870,7 +988,7 @@ def render_plot(result: AnalysisResult, *, width_px: int = 1100, dpi: int = 100)
 
     if has_output:
         ax = axes[1]
-        ax.plot(x, c["ghosting_pct"], color="#9467bd", label="ghosting % of moving pixels")
+        ax.plot(x, c["ghosting_pct"], color="#9467bd", label="ghosting: trail opacity % (per frame, noisy)")
         ax.plot(x, 100.0 - c["stable_pct"], color="#7f7f7f", alpha=0.6, label="source moving % of frame")
         ax.set_ylabel("%")
         ax.set_ylim(bottom=0)

@@ -16,8 +16,9 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,10 +35,14 @@ from abysz_lab.frames import (
     read_ahead,
     read_frame,
 )
-from abysz_lab.jobs import CancelToken, FrameRun, ProgressCallback, RunSummary, run_frames
+from abysz_lab.jobs import CancelToken, FrameRun, ProgressCallback, RunSummary, report, run_frames
+from abysz_lab.motion import PairMotion, combine_passes, count_to_u8, motion_mask, run_pass
 
 HELD = 255  # mask value of a pixel that carries the previous output unchanged
 LOSSLESS_SUFFIXES = (".png", ".bmp", ".tif", ".tiff")
+MODES = ("classic", "motion")
+PASSES = ("forward", "forward+backward")
+FLOW_QUALITIES = ("fast", "balanced", "precise")
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,55 @@ class DFIParams:
         original="Inter Denoise Speed",
     )
 
+    mode: str = prm.param(
+        "classic",
+        label="DFI mode",
+        help="classic: the original's rule, hold pixels where the source did not move (locked camera). "
+        "motion: follow the source's optical flow and hold what moved with it too (pans, zooms, hand-held, "
+        "light changes, scene cuts); the controls below marked 'motion' apply to it.",
+        choices=MODES,
+    )
+    passes: str = prm.param(
+        "forward",
+        label="Passes (motion)",
+        help="forward: one pass from the first frame to the last. forward+backward: also run from the last "
+        "frame back and mix both per pixel, so each frame draws on both neighbours (steadier, fewer trails, "
+        "about half the speed; the backward pass is kept in a temporary folder, not in memory).",
+        choices=PASSES,
+    )
+    carry: float = prm.param(
+        95.0,
+        label="Carry % (motion)",
+        help="How much of the motion-compensated previous output a trusted pixel keeps; the rest comes from "
+        "the new generated frame. Higher = steadier and cleaner, lower = closer to each generated frame. "
+        "100 = hold outright (freezes the first frame's mistakes).",
+        minimum=50.0,
+        maximum=100.0,
+        step=1.0,
+    )
+    follow_light: bool = prm.param(
+        True,
+        label="Follow light changes (motion)",
+        help="Measure how the source's light changes from frame to frame (per colour, over the pixels the "
+        "motion explains) and apply it to the held picture, so a dimming lamp or a passing cloud is not frozen.",
+    )
+    cut_threshold: float = prm.param(
+        50.0,
+        label="Scene cut threshold % (motion)",
+        help="A frame whose picture is this % new (the motion and light cannot explain it) starts a new shot: "
+        "nothing is carried across the cut. Lower finds softer cuts; 0 = never cut.",
+        minimum=0.0,
+        maximum=100.0,
+        step=1.0,
+    )
+    flow_quality: str = prm.param(
+        "balanced",
+        label="Optical flow (motion)",
+        help="fast: coarse flow, quickest. balanced: good for most clips. precise: finest flow, slowest; "
+        "for fine texture under fast motion.",
+        choices=FLOW_QUALITIES,
+    )
+
     def __post_init__(self) -> None:
         prm.validate(self)
 
@@ -230,7 +284,16 @@ def inter_denoise(output: np.ndarray, step_index: int, diameter: int, size: int,
 
 
 def final_mask(previous_source: np.ndarray, source: np.ndarray, params: DFIParams) -> tuple[np.ndarray, float]:
-    """Steps 2-6 on two denoised, fitted source frames: the mask and its held percentage."""
+    """Steps 2-6 on two denoised, fitted source frames: the mask and its held percentage.
+
+    The one mask function of the run and the preview: tolerance 0 (DFI off)
+    holds nothing, and motion mode gives its flow-compensated mask.
+    """
+    if params.tolerance == 0:
+        return np.zeros(source.shape[:2], np.uint8), 0.0
+    if params.mode == "motion":
+        mask = motion_mask(previous_source, source, params)  # soft: count what is held at least half
+        return mask, round(100.0 * np.count_nonzero(mask >= HELD // 2 + 1) / mask.size, 1)
     mask = stability_mask(to_gray(previous_source), to_gray(source), params.tolerance)
     mask = expand_moving(mask, params.expand)
     mask = smooth_mask(mask, params.smooth)
@@ -280,7 +343,7 @@ def dfi_step(
     return DFIState(source, out, state.step_index + 1), out, StepInfo(mask, pct, dissolve)
 
 
-# --- in memory -------------------------------------------------------------------------
+# --- the recursion, shared by run_dfi and iter_dfi -------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -291,11 +354,147 @@ class DFIFrame:
     output: np.ndarray  # 8-bit BGR
     held: np.ndarray  # 8-bit, opacity of the carried previous output (255 = fully carried)
     held_pct: float
+    cut: bool = False  # motion mode: a new shot starts here, nothing was carried
+
+
+Pair = tuple[np.ndarray, np.ndarray]  # (fitted, denoised source; generated frame)
 
 
 def prepare_source(source: np.ndarray, size: tuple[int, int], map_denoise: int) -> np.ndarray:
     """Fit a source frame to the generated ``(width, height)`` and apply step 1's denoise."""
     return denoise_source(fit_to_size(source, size[0], size[1]), map_denoise)
+
+
+def _held_of(info: StepInfo) -> np.ndarray:
+    return info.mask if info.dissolve >= 100.0 else cv2.multiply(info.mask, info.dissolve / 100.0)
+
+
+def _classic_frames(pairs: Iterable[Pair], params: DFIParams, state: DFIState | None, first: int) -> Iterator[DFIFrame]:
+    for index, (src, gen) in enumerate(pairs, first):
+        if state is None:
+            state = start_state(src, gen)
+            yield DFIFrame(index, gen, np.zeros(gen.shape[:2], np.uint8), 0.0)
+            continue
+        state, out, info = dfi_step(state, src, gen, params)
+        yield DFIFrame(index, out, _held_of(info), info.held_pct)
+
+
+class _Spill:
+    """A temporary folder of raw ``.npy`` arrays: lossless, and no encoding cost."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+
+    def save(self, kind: str, index: int, array: np.ndarray) -> None:
+        np.save(self.folder / f"{kind}{index:06d}.npy", array, allow_pickle=False)
+
+    def load(self, kind: str, index: int) -> np.ndarray:
+        return np.load(self.folder / f"{kind}{index:06d}.npy", allow_pickle=False)
+
+    def has(self, kind: str, index: int) -> bool:
+        return (self.folder / f"{kind}{index:06d}.npy").exists()
+
+
+def _backward_pass(
+    pairs: Iterable[Pair], count: int, params: DFIParams, spill: _Spill, cancel: CancelToken | None, on_frame
+) -> None:
+    """Run the recursion from the last frame to the first; spill each output, its count and the flows."""
+    for k, step in enumerate(run_pass(pairs, params)):
+        index = count - 1 - k
+        if cancel is not None and cancel.cancelled:
+            return
+        spill.save("out", index, step.output)
+        spill.save("count", index, count_to_u8(step.count))
+        if step.motion is not None:
+            # The flows between frames index and index + 1, as the forward pass will want them at index + 1.
+            spill.save("bwd", index + 1, step.motion.forward)
+            spill.save("fwd", index + 1, step.motion.backward)
+            spill.save("cut", index + 1, np.array(step.motion.cut))
+        if on_frame is not None:
+            on_frame(k + 1)
+
+
+def _motion_frames(
+    pairs: Iterable[Pair],
+    params: DFIParams,
+    *,
+    count: int,
+    backward_pairs: Callable[[], Iterable[Pair]] | None,
+    cancel: CancelToken | None = None,
+    on_backward=None,
+) -> Iterator[DFIFrame]:
+    """Motion mode over a stream of pairs; with ``backward_pairs`` (the same pairs, last first) both passes."""
+    if backward_pairs is None:
+        yield from _forward_pass(pairs, params, None)
+        return
+    with tempfile.TemporaryDirectory(prefix="abysz-dfi-backward-") as folder:
+        spill = _Spill(folder)
+        _backward_pass(backward_pairs(), count, params, spill, cancel, on_backward)
+        if cancel is not None:
+            cancel.raise_if_cancelled(0, count, writes_frames=False)
+        yield from _forward_pass(pairs, params, spill)
+
+
+def _forward_pass(pairs: Iterable[Pair], params: DFIParams, spill: _Spill | None) -> Iterator[DFIFrame]:
+    def spilled(index: int) -> PairMotion | None:
+        if spill is None or not spill.has("bwd", index):
+            return None
+        return PairMotion(spill.load("bwd", index), spill.load("fwd", index), bool(spill.load("cut", index)))
+
+    for index, step in enumerate(run_pass(pairs, params, spilled)):
+        out, held = step.output, step.held
+        if spill is not None:
+            back, back_count = spill.load("out", index), spill.load("count", index).astype(np.float32)
+            out = combine_passes(out, step.count, back, back_count)
+            # What the frame holds: the backward pass holds what it has averaged more than one frame of.
+            held = cv2.max(held, cv2.compare(back_count, 1.5, cv2.CMP_GE))
+        cut = step.motion is not None and step.motion.cut
+        yield DFIFrame(index, out, held, round(100.0 * np.count_nonzero(held >= 128) / held.size, 1), cut)
+
+
+def stabilise(
+    pairs: Iterable[Pair],
+    params: DFIParams,
+    *,
+    count: int,
+    backward_pairs: Callable[[], Iterable[Pair]] | None = None,
+    state: DFIState | None = None,
+    first: int = 0,
+    cancel: CancelToken | None = None,
+    on_backward=None,
+) -> Iterator[DFIFrame]:
+    """The DFI recursion over prepared pairs, in either mode: the one implementation behind every front end.
+
+    ``pairs`` are (fitted, denoised source; generated) in order. Classic mode
+    may start from a resumed ``state`` at frame ``first``; motion mode always
+    starts at frame 0. ``backward_pairs`` yields the same pairs last first and
+    is needed for the forward+backward passes.
+    """
+    if params.mode == "motion":
+        backward = backward_pairs if params.passes == "forward+backward" else None
+        return _motion_frames(
+            pairs, params, count=count, backward_pairs=backward, cancel=cancel, on_backward=on_backward
+        )
+    return _classic_frames(pairs, params, state, first)
+
+
+# --- in memory -------------------------------------------------------------------------
+
+
+def _checked_pairs(sources: Iterable[np.ndarray], generated: Iterable[np.ndarray], params: DFIParams, cancel):
+    size: tuple[int, int] | None = None
+    for index, (raw_source, gen) in enumerate(zip(sources, generated, strict=False)):
+        if cancel is not None:
+            cancel.raise_if_cancelled(index, index, writes_frames=False)
+        if size is None:
+            size = (gen.shape[1], gen.shape[0])
+        elif (gen.shape[1], gen.shape[0]) != size:
+            msg = (
+                f"Generated frame {index} is {gen.shape[1]}x{gen.shape[0]} but the first one is "
+                f"{size[0]}x{size[1]}: all generated frames must have the same size."
+            )
+            raise InputError(msg)
+        yield prepare_source(raw_source, size, params.map_denoise), gen
 
 
 def iter_dfi_frames(
@@ -309,31 +508,33 @@ def iter_dfi_frames(
 
     Frames are 8-bit BGR arrays paired by order; the shorter stream ends the
     run. Sources are fitted to the generated size as :func:`run_dfi` does.
+    With two passes (motion mode, forward+backward) the frames are first
+    spilled to a temporary folder, so memory does not grow with the clip.
     Raises InputError when a generated frame's size differs from the first,
     and Cancelled (between frames) when ``cancel`` is set.
     """
     params = params or DFIParams()
-    state: DFIState | None = None
-    size: tuple[int, int] | None = None
-    for index, (raw_source, gen) in enumerate(zip(sources, generated, strict=False)):
-        if cancel is not None:
-            cancel.raise_if_cancelled(index, index, writes_frames=False)
-        if size is None:
-            size = (gen.shape[1], gen.shape[0])
-        elif (gen.shape[1], gen.shape[0]) != size:
-            msg = (
-                f"Generated frame {index} is {gen.shape[1]}x{gen.shape[0]} but the first one is "
-                f"{size[0]}x{size[1]}: all generated frames must have the same size."
-            )
-            raise InputError(msg)
-        src = prepare_source(raw_source, size, params.map_denoise)
-        if state is None:
-            state = start_state(src, gen)
-            yield DFIFrame(index, gen, np.zeros(gen.shape[:2], np.uint8), 0.0)
-            continue
-        state, out, info = dfi_step(state, src, gen, params)
-        held = info.mask if info.dissolve >= 100.0 else cv2.multiply(info.mask, info.dissolve / 100.0)
-        yield DFIFrame(index, out, held, info.held_pct)
+    pairs = _checked_pairs(sources, generated, params, cancel)
+    if not (params.mode == "motion" and params.passes == "forward+backward"):
+        yield from stabilise(pairs, params, count=0, cancel=cancel)
+        return
+    with tempfile.TemporaryDirectory(prefix="abysz-dfi-frames-") as folder:
+        spill = _Spill(folder)
+        count = 0
+        for count, (src, gen) in enumerate(pairs, 1):
+            spill.save("src", count - 1, src)
+            spill.save("gen", count - 1, gen)
+
+        def read(order: Iterable[int]) -> Iterator[Pair]:
+            return ((spill.load("src", i), spill.load("gen", i)) for i in order)
+
+        yield from stabilise(
+            read(range(count)),
+            params,
+            count=count,
+            backward_pairs=lambda: read(range(count - 1, -1, -1)),
+            cancel=cancel,
+        )
 
 
 def iter_dfi(
@@ -462,39 +663,61 @@ def run_dfi(
         "generated_frames": len(pairs.generated),
     }
 
+    cancel = cancel or CancelToken()
+    cuts: list[int] = []
+
     def outputs(run: FrameRun) -> Iterator[tuple[int, np.ndarray]]:
         done, out_paths = run.done, run.out_paths
         state: DFIState | None = None
         first_size: tuple[int, int] | None = None
         # The recursion carries the previous OUTPUT. A lossless file on disk is that output exactly; a JPEG or
-        # WebP one is not, so then the earlier frames are recomputed in memory (read, not written again).
+        # WebP one is not, so then the earlier frames are recomputed in memory (read, not written again). Motion
+        # mode carries more than the output (a float picture, per-pixel ages, a backward pass), so it always
+        # recomputes from the first frame.
         lossless = all(p.suffix.lower() in LOSSLESS_SUFFIXES for p in out_paths[:done])
-        first = done if lossless else 0
-        if done and lossless:
+        first = done if lossless and params.mode == "classic" else 0
+        if done and first:
             src, prev_out = _read_pair(sources[done - 1], out_paths[done - 1], params.map_denoise)
             first_size = (prev_out.shape[1], prev_out.shape[0])
             state = start_state(src, prev_out, step_index=done - 1)
         expected = first_size or (frame_size(generated[0]) if generated else None)
-        pairs_in = read_ahead(
-            lambda i: _read_pair(sources[i], generated[i], params.map_denoise, expected),
-            range(first, total),
-            workers=workers,
-            depth=workers + 2,
-        )
-        with contextlib.closing(pairs_in):
-            for index, (src, gen) in zip(range(first, total), pairs_in, strict=False):
-                if first_size is None:
-                    first_size = (gen.shape[1], gen.shape[0])
-                _check_size(gen, first_size, generated[index])
-                if state is None:
-                    out = gen
-                    state = start_state(src, out)
-                else:
-                    state, out, _ = dfi_step(state, src, gen, params)
-                if index >= done:
-                    yield index, out
 
-    return run_frames(
+        def read(order: range) -> Iterator[Pair]:
+            nonlocal first_size
+            pairs_in = read_ahead(
+                lambda i: _read_pair(sources[i], generated[i], params.map_denoise, expected),
+                order,
+                workers=workers,
+                depth=workers + 2,
+            )
+            with contextlib.closing(pairs_in):
+                for index, (src, gen) in zip(order, pairs_in, strict=False):
+                    if first_size is None:
+                        first_size = (gen.shape[1], gen.shape[0])
+                    _check_size(gen, first_size, generated[index])
+                    yield src, gen
+
+        def on_backward(k: int) -> None:
+            report(progress, done, total, start, f"Backward pass: {k} of {total - first} frames")
+
+        frames = stabilise(
+            read(range(first, total)),
+            params,
+            count=total - first,
+            backward_pairs=lambda: read(range(total - 1, first - 1, -1)),
+            state=state,
+            first=first,
+            cancel=cancel,
+            on_backward=on_backward,
+        )
+        with contextlib.closing(frames):
+            for frame in frames:
+                if frame.cut:
+                    cuts.append(frame.index)
+                if frame.index >= done:
+                    yield frame.index, frame.output
+
+    summary = run_frames(
         "dfi",
         "DFI",
         output_dir,
@@ -512,6 +735,8 @@ def run_dfi(
         skipped_inputs=pairs.skipped_inputs,
         start=start,
     )
+    summary.cuts = cuts
+    return summary
 
 
 # --- mask preview -------------------------------------------------------------------------

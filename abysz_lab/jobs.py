@@ -84,6 +84,7 @@ class RunSummary:
     skipped_inputs: int = 0
     warnings: list[str] = field(default_factory=list)
     outputs: list[Path] = field(default_factory=list)
+    cuts: list[int] = field(default_factory=list)  # 0-based frames where a new shot starts (DFI motion mode)
 
     @property
     def fps(self) -> float:
@@ -97,9 +98,15 @@ class RunSummary:
             return f"{self.operation}: all {self.total} frames were already in {self.output}; nothing to do."
         resumed = f" (resumed after frame {self.resumed_from})" if self.resumed_from else ""
         skipped = f"; {self.skipped_inputs} non-image entries ignored" if self.skipped_inputs else ""
+        cuts = ""
+        if self.cuts:
+            shown = ", ".join(
+                str(c + 1) for c in self.cuts[:12]
+            )  # people count frames from 1, like the files + (", ..." if len(self.cuts) > 12 else "")
+            cuts = f"; {len(self.cuts)} scene cut(s) at frame(s) {shown}"
         return (
             f"{self.operation}: wrote {self.written} of {self.total} frames to {self.output}{resumed} "
-            f"in {self.seconds:.1f} s ({self.fps:.1f} frames/s){skipped}."
+            f"in {self.seconds:.1f} s ({self.fps:.1f} frames/s){skipped}{cuts}."
         )
 
 

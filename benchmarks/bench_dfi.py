@@ -1,10 +1,13 @@
 """DFI throughput against a codec-only baseline, and peak memory against clip length.
 
-Prints frames/s for DFI with default parameters and for a baseline that does
+Prints frames/s for classic DFI (defaults), motion mode forward and motion
+mode forward+backward, and for a baseline that does
 only the unavoidable I/O (decode the source and generated frames, encode one
 output) on the same read-ahead/write-behind threads, at 512x512 and 1920x1080
-PNG. Target: DFI >= 85 % of the baseline. Then the peak resident memory of a
-DFI run over 100 and 400 frames, each in a fresh process. Target: the same.
+PNG. Targets: classic DFI >= 85 % of the baseline; motion forward >= 25 and
+forward+backward >= 12 frames/s at 512x512 on two cores. Then the peak
+resident memory of each over 100 and 400 frames, each in a fresh process.
+Target: the same for both lengths.
 Unix only (peak memory comes from the ``resource`` module).
 
     python benchmarks/bench_dfi.py [--quick]
@@ -68,7 +71,11 @@ def codec_only(src_dir: Path, gen_dir: Path, out_dir: Path, workers: int = 2) ->
 SETTINGS = {
     "defaults": DFIParams(),
     "inter denoise off": DFIParams(inter_denoise=0),
+    "motion forward": DFIParams(mode="motion"),
+    "motion forward+backward": DFIParams(mode="motion", passes="forward+backward"),
 }
+CLASSIC = "defaults"
+MEMORY_SETTINGS = ("defaults", "motion forward", "motion forward+backward")
 
 
 def throughput(frames: int, width: int, height: int, repeats: int) -> dict:
@@ -94,7 +101,7 @@ def _status_mib(field: str) -> float:
     raise KeyError(field)
 
 
-def peak_memory_child(src: str, gen: str) -> None:
+def peak_memory_child(src: str, gen: str, setting: str) -> None:
     """(Child process) run DFI on an existing clip and print the peak RSS during the run, in MiB."""
     with tempfile.TemporaryDirectory() as tmp:
         try:  # reset the high-water mark, so the imports' own peak does not hide the run's (Linux)
@@ -102,29 +109,32 @@ def peak_memory_child(src: str, gen: str) -> None:
             before, peak_of = _status_mib("VmRSS"), lambda: _status_mib("VmHWM")
         except OSError:
             before, peak_of = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, None
-        run_dfi(src, gen, Path(tmp) / "out")
+        run_dfi(src, gen, Path(tmp) / "out", SETTINGS[setting])
         peak = peak_of() if peak_of else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"peak_mib": peak, "before_run_mib": before}))
 
 
-def peak_memory(frames: int, width: int, height: int) -> dict:
-    """Make the clip here, then run DFI on it in a fresh interpreter so only DFI's peak is measured."""
+def peak_memory(frames: int, width: int, height: int) -> list[dict]:
+    """Make the clip here, then run DFI on it in a fresh interpreter per setting so only DFI's peak is measured."""
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
         src, gen = make_clip(Path(tmp), frames, width, height)
-        out = subprocess.run(
-            [sys.executable, __file__, "--memory-child", str(src), str(gen)],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-    return {"frames": frames, **json.loads(out.stdout.strip().splitlines()[-1])}
+        for setting in MEMORY_SETTINGS:
+            out = subprocess.run(
+                [sys.executable, __file__, "--memory-child", str(src), str(gen), setting],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            results.append({"frames": frames, "setting": setting, **json.loads(out.stdout.strip().splitlines()[-1])})
+    return results
 
 
 def main() -> None:
     """Run the benchmark and print a markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer frames, one repeat")
-    parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
         peak_memory_child(*args.memory_child)
@@ -132,23 +142,30 @@ def main() -> None:
 
     repeats = 1 if args.quick else 2
     cases = [(40 if args.quick else 80, 512, 512), (8 if args.quick else 24, 1920, 1080)]
-    print("| size | frames | DFI setting | codec-only frames/s | DFI frames/s | DFI / codec-only |")
-    print("|---|---:|---|---:|---:|---:|")
+    print("| size | frames | DFI setting | codec-only frames/s | DFI frames/s | DFI / codec-only | vs classic |")
+    print("|---|---:|---|---:|---:|---:|---:|")
     for frames, w, h in cases:
         fps = throughput(frames, w, h, repeats)
         for name in SETTINGS:
             ratio = fps[name] / fps["base"]
-            print(f"| {w}x{h} | {frames} | {name} | {fps['base']:.1f} | {fps[name]:.1f} | {ratio:.0%} |", flush=True)
+            vs = fps[name] / fps[CLASSIC]
+            print(
+                f"| {w}x{h} | {frames} | {name} | {fps['base']:.1f} | {fps[name]:.1f} | {ratio:.0%} | {vs:.2f}x |",
+                flush=True,
+            )
 
     lengths = (50, 200) if args.quick else (100, 400)
     print()
-    print("| frames (512x512) | RSS before the run MiB | peak RSS MiB |")
-    print("|---:|---:|---:|")
-    peaks = [peak_memory(n, 512, 512) for n in lengths]
+    print("| DFI setting | frames (512x512) | RSS before the run MiB | peak RSS MiB |")
+    print("|---|---:|---:|---:|")
+    peaks = [p for n in lengths for p in peak_memory(n, 512, 512)]
     for p in peaks:
-        print(f"| {p['frames']} | {p['before_run_mib']:.0f} | {p['peak_mib']:.0f} |")
-    growth = peaks[1]["peak_mib"] / peaks[0]["peak_mib"]
-    print(f"\nPeak memory ratio {lengths[1]} vs {lengths[0]} frames: {growth:.2f} (1.00 = independent of length)")
+        print(f"| {p['setting']} | {p['frames']} | {p['before_run_mib']:.0f} | {p['peak_mib']:.0f} |", flush=True)
+    print()
+    for setting in MEMORY_SETTINGS:
+        short, long = (next(p for p in peaks if p["setting"] == setting and p["frames"] == n) for n in lengths)
+        growth = long["peak_mib"] / short["peak_mib"]
+        print(f"{setting}: peak memory ratio {lengths[1]} vs {lengths[0]} frames {growth:.2f} (1.00 = flat)")
 
 
 if __name__ == "__main__":

@@ -22,8 +22,15 @@ def test_readme_parameter_table_matches_the_dfi_dataclass():
         row = rows.get(spec.name.replace("_", "-"))
         assert row is not None, f"README lacks a row for --{spec.name}"
         cells = [c.strip() for c in row.strip("|").split("|")]
-        assert cells[2].startswith(f"{_fmt(spec.minimum)}–{_fmt(spec.maximum)}"), (spec.name, cells[2])
-        assert cells[3] == _fmt(spec.default), (spec.name, cells[3])
+        if spec.choices is not None:
+            assert cells[2] == " / ".join(spec.choices), (spec.name, cells[2])
+            assert cells[3] == spec.default, (spec.name, cells[3])
+        elif spec.kind is bool:
+            assert cells[2] == "on / off", (spec.name, cells[2])
+            assert cells[3] == ("on" if spec.default else "off"), (spec.name, cells[3])
+        else:
+            assert cells[2].startswith(f"{_fmt(spec.minimum)}–{_fmt(spec.maximum)}"), (spec.name, cells[2])
+            assert cells[3] == _fmt(spec.default), (spec.name, cells[3])
         assert cells[1] == spec.original, (spec.name, cells[1])
 
 

@@ -23,7 +23,14 @@ def test_every_dfi_field_gets_a_control_with_the_dataclass_range_and_default():
     assert list(widgets) == [s.name for s in specs]
     for spec in specs:
         w = widgets[spec.name]
-        assert (w.minimum, w.maximum, w.value, w.label) == (spec.minimum, spec.maximum, spec.default, spec.label)
+        assert (w.value, w.label) == (spec.default, spec.label)
+        if spec.choices is not None:  # a dropdown offering exactly the choices
+            assert isinstance(w, gr.Dropdown)
+            assert [c[0] if isinstance(c, tuple) else c for c in w.choices] == list(spec.choices)
+        elif spec.kind is bool:
+            assert isinstance(w, gr.Checkbox)
+        else:
+            assert (w.minimum, w.maximum) == (spec.minimum, spec.maximum)
         assert w.elem_id == f"abysz_test_{spec.name}"
 
 

@@ -158,8 +158,9 @@ def build(ctx: TabContext) -> AnalysisHandlers:
     handlers = AnalysisHandlers(settings)
     gr.HTML(
         '<p class="abysz-lead">Measure a run: how much flicker is left in the output compared with the '
-        "generated frames, how much of the render survived (fidelity), and where the output holds on to the "
-        "past while the source moves (ghosting). The source frames say what should be still.</p>",
+        "generated frames, how much of the render survived (fidelity), and how strong the trails are that the "
+        "output leaves where something moved (ghosting, as their opacity). The source frames say what should be "
+        "still.</p>",
         elem_id="abysz_an_lead",
     )
     inputs: dict[str, Any] = {}

@@ -256,6 +256,9 @@ class DFIHandlers:
         """What the tab shows of a finished pipeline run."""
         summary = done.dfi
         figures = [*common.run_rows(summary), ("Output folder", str(summary.output))]
+        if summary.cuts:  # motion mode restarted there: name the first frame of each new shot
+            starts = ", ".join(summary.outputs[c].name for c in summary.cuts[:20])
+            figures.append((f"Scene cuts ({len(summary.cuts)}), new shot starts at", starts))
         status = common.figures_html("DFI finished.", figures, summary.warnings)
         result = RunResult(status, *first_and_last_frames(summary), str(summary.output))
         result.notes += [common.message(n) for n in done.notes]
@@ -280,6 +283,14 @@ class DFIHandlers:
 
 
 # --- the layout -------------------------------------------------------------------------------------
+
+
+MODE_HINT = (
+    "**Which DFI mode?** *classic* for a locked-off shot (tripod, still camera): the original's rule, fastest. "
+    "*motion* when the camera pans, zooms or shakes, the light changes, or the clip has cuts: it follows the "
+    "original video's motion, so it steadies moving pictures too. With motion, *forward+backward* passes are "
+    "steadier still at about half the speed."
+)
 
 
 def build(ctx: TabContext) -> DFIHandlers:
@@ -319,6 +330,7 @@ def build(ctx: TabContext) -> DFIHandlers:
             info="Created if missing; never one of the input folders.",
             elem_id="abysz_dfi_output",
         )
+    gr.Markdown(MODE_HINT, elem_id="abysz_dfi_mode_hint")
     with gr.Accordion("DFI parameters", open=True, elem_id="abysz_dfi_params"), gr.Row():
         specs = prm.specs(DFIParams)
         half = (len(specs) + 1) // 2

@@ -1,0 +1,390 @@
+"""DFI's motion mode: carry the previous output along the source's optical flow.
+
+The idea of Bonneel et al., "Blind Video Temporal Consistency" (SIGGRAPH Asia
+2015): warp the previous OUTPUT along the flow of the ORIGINAL video, trust it
+per pixel where that flow is reliable, and blend it with the new generated
+frame. Here a pixel is trusted when
+
+- the backward and forward flows agree (no occlusion, no bad match),
+- its match lies inside the previous frame (nothing entering the frame),
+- the source itself, warped and corrected for the light change, still matches
+  (the motion explains the pixel: DFI's stability test, after compensation).
+
+Trusted pixels keep ``carry`` % of the warped previous output; the rest of
+each frame comes from the generated frame. With carry below 100 % the output
+is an exponential average of the generated frames along the motion: their
+independent per-frame mistakes average out and the first frame's are not
+frozen. A hard scene cut restarts the recursion.
+
+Pure functions and one small stateful class per pass; no files here (the
+runner in :mod:`abysz_lab.dfi` streams frames through it).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from abysz_lab import flow as fl
+from abysz_lab.errors import InputError
+
+# (DIS preset, DIS finest level, flow frame size as a share of the frame, cap of its long side in pixels).
+# Warping the clean clip of the quality benchmark along each (512x512, fast pan / crossing subject):
+# ultrafast, half size, finest level 2 (DIS's own): 51.0 / 30.8 dB, 2.5 ms; level 1: 51.0 / 34.7 dB, 3.2 ms;
+# fast, half size, level 0: 52.4 / 40.3 dB, 18 ms (= fast at full size). A flow is smooth: half size pays.
+FLOW_SETTINGS = {
+    "fast": ("ultrafast", 2, 0.5, 640),
+    "balanced": ("ultrafast", 1, 0.5, 960),
+    "precise": ("fast", 0, 0.5, 1280),
+}
+MIN_FLOW_SIDE = 256
+EDGE_KERNEL = np.ones((3, 3), np.uint8)
+# Things that move against the camera's own motion (a subject, a hand) change shape and shading from frame to
+# frame, and img2img redraws them differently for real: carrying them long smears yesterday's drawing over
+# today's. Where the flow departs from the camera's (an affine fit) by OBJECT_PX or more, at most this share
+# of the carried picture is kept.
+OBJECT_CARRY = 0.5
+OBJECT_PX = (1.0, 2.5)
+WARM_START_FRAMES = 8  # frames averaged backwards onto the first of a shot
+# Repeated bilinear warps blur the carried frame more on every step (30 warps of random sub-pixel shifts:
+# 26.7 dB, fine detail gone); bicubic keeps 28.9 dB for twice the time, Lanczos 31.7 dB for ten times.
+CARRY_INTERPOLATION = cv2.INTER_CUBIC
+SLACK = 1.0  # a pixel is held fully up to the tolerance and fades out up to (1 + SLACK) x the tolerance
+SLOPE_MEMORY = 0.9  # the light slope is a running mean over about ten frames: one frame's blotches barely move it
+LUMA_WEIGHTS = np.array([0.114, 0.587, 0.299], np.float32)  # BGR, as cv2.COLOR_BGR2GRAY
+
+
+MIN_SIDE = 16  # DIS needs a few pyramid levels: smaller frames have no motion to find
+
+
+def _luma_gain(gain: np.ndarray) -> float:
+    """The grey-level gain of a per-channel BGR gain (a grey frame's own)."""
+    return float(gain @ LUMA_WEIGHTS) if gain.size == 3 else float(gain[0])
+
+
+def flow_scale(width: int, height: int, quality: str) -> float:
+    """The share of the frame size the optical flow is computed at for ``quality``."""
+    _, _, share, cap = FLOW_SETTINGS[quality]
+    long_side = max(width, height)
+    # Never below MIN_FLOW_SIDE: DIS needs a few pyramid levels of picture to find a motion at all.
+    return min(1.0, max(min(share, cap / long_side), MIN_FLOW_SIDE / long_side))
+
+
+@dataclass(frozen=True)
+class PairMotion:
+    """The source's motion from the previous frame (of a pass) to the current one."""
+
+    backward: np.ndarray  # small flow current -> previous
+    forward: np.ndarray  # small flow previous -> current
+    cut: bool  # a hard scene cut: nothing is carried
+
+
+@dataclass
+class MotionStep:
+    """What one step of a motion pass produced."""
+
+    output: np.ndarray  # 8-bit BGR, what is written
+    held: np.ndarray  # 8-bit, opacity of the carried previous output (255 = fully carried)
+    count: np.ndarray  # float32, how many generated frames the pixel's average holds (1 = just refreshed)
+    motion: PairMotion | None  # None on the first frame of a pass
+    gain: np.ndarray  # per-channel light gain applied to the carried output
+    trusted: np.ndarray | None = None  # 8-bit: where the motion explains the pixel (255 = carry as much as allowed)
+
+    @property
+    def held_pct(self) -> float:
+        """Share of pixels carried at least half, in % (one decimal)."""
+        return round(100.0 * np.count_nonzero(self.held >= 128) / self.held.size, 1)
+
+
+def carried_share(step_index: int, carry: float, refresh_every: int, refresh_strength: float) -> float:
+    """The carry (0-1) on step ``step_index``: ``carry`` %, scaled down on DFI's periodic refresh steps."""
+    share = carry / 100.0
+    if refresh_every > 0 and step_index % refresh_every == 0:
+        share *= refresh_strength / 100.0
+    return share
+
+
+def trust_mask(
+    previous_gray: np.ndarray,
+    gray: np.ndarray,
+    maps: tuple[np.ndarray, np.ndarray],
+    consistent: np.ndarray,
+    gray_gain: float,
+    tolerance: float,
+) -> np.ndarray:
+    """Float32 0-1: how far the warped, light-corrected previous source explains each pixel of ``gray``.
+
+    1 where the motion is consistent, stays in the frame and the residual is
+    within ``tolerance`` grey levels; fading to 0 over another tolerance, so
+    noise near the threshold does not flicker the mask. (Forgiving half a
+    pixel of misregistration on edges was tried: it carried the edges of
+    moving subjects and cost 1.4 dB there in the quality benchmark.)
+    """
+    warped = cv2.remap(previous_gray, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    warped = cv2.multiply(warped, gray_gain, dtype=cv2.CV_32F)
+    residual = cv2.absdiff(gray.astype(np.float32), warped)
+    slack = max(SLACK * tolerance, 1.0)
+    trust = np.float32(1.0 + tolerance / slack) - residual * np.float32(1.0 / slack)
+    trust = np.clip(trust, 0.0, 1.0, out=trust)
+    trust *= consistent  # (which also says whether the match is inside the previous frame)
+    return trust
+
+
+class MotionPass:
+    """One direction of the motion recursion: feed frames in order, get outputs.
+
+    ``params`` is a :class:`abysz_lab.dfi.DFIParams` (only its fields are read).
+    """
+
+    def __init__(self, params, size: tuple[int, int]) -> None:  # noqa: ANN001 - DFIParams, import cycle
+        if min(size) < MIN_SIDE:
+            msg = (
+                f"Motion mode needs frames of at least {MIN_SIDE}x{MIN_SIDE} pixels to follow the motion; these are "
+                f"{size[0]}x{size[1]}. Use classic mode (--mode classic) for such small frames."
+            )
+            raise InputError(msg)
+        self.params = params
+        self.size = size
+        preset, finest, _, _ = FLOW_SETTINGS[params.flow_quality]
+        self.scale = flow_scale(size[0], size[1], params.flow_quality)
+        self.estimator = fl.make_flow_estimator(preset, finest_scale=finest)
+        self.step_index = 0
+        self.previous_gray: np.ndarray | None = None
+        self.previous_small: np.ndarray | None = None
+        self.previous_small_bgr: np.ndarray | None = None
+        self.previous_output: np.ndarray | None = None  # float32 BGR: 8-bit rounding would stall the average
+        self.slope: np.ndarray | None = None  # per channel: how the generated frames follow the source's light
+        self.count: np.ndarray | None = None  # float32: how many generated frames each pixel's average holds
+
+    def measure(self, small: np.ndarray) -> PairMotion:
+        """Flows between the previous frame and this one (small grey frames), and whether it is a cut."""
+        backward = self.estimator.calc(small, self.previous_small, None)
+        cut = False
+        if self.params.cut_threshold > 0:
+            share = fl.unexplained_share(self.previous_small, small, backward)
+            cut = share * 100.0 >= self.params.cut_threshold
+        forward = backward if cut else self.estimator.calc(self.previous_small, small, None)
+        return PairMotion(backward, forward, cut)
+
+    def step(
+        self,
+        source: np.ndarray,
+        generated: np.ndarray,
+        motion: PairMotion | None = None,
+        warm_start: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None,
+    ) -> MotionStep:
+        """Stabilise one frame (``source`` fitted and denoised, 8-bit BGR); ``motion`` if already measured.
+
+        ``warm_start`` gives, when a shot starts here, the picture to start
+        from and its count (see :func:`warm_start`) instead of the generated frame.
+        """
+        gray = fl.to_gray(source)
+        small_bgr = fl.downscale(source, self.scale)
+        small = fl.to_gray(small_bgr)
+        h, w = gray.shape[:2]
+        first = self.previous_gray is None
+        if not first and motion is None:
+            motion = self.measure(small)
+        if self.params.tolerance == 0:
+            result = self._restart(generated, motion, None)
+        elif first or motion.cut:
+            result = self._restart(generated, motion, warm_start)
+        else:
+            result = self._carry(source, gray, small_bgr, generated, motion, (w, h))
+        if self.params.follow_light:
+            self._update_slope(small_bgr, generated)
+        self.previous_gray, self.previous_small, self.previous_small_bgr = gray, small, small_bgr
+        self.step_index += 0 if first else 1
+        return result
+
+    def _consistent(self, motion: PairMotion, maps: tuple[np.ndarray, np.ndarray], small: np.ndarray) -> np.ndarray:
+        """Small-frame pixels whose flow can be trusted for carrying: its round trip agrees, or cannot matter.
+
+        In a flat area DIS's flow wanders (nothing to match) and fails the
+        round trip, yet carrying along it brings the same flat picture: what
+        counts is the grey-level error the round trip's mismatch can make,
+        its length times the local slope.
+        """
+        loop_sq, magnitude_sq = fl.loop_error(motion.backward, motion.forward, maps)
+        agrees = loop_sq <= fl.CONSISTENCY_SHARE * magnitude_sq + fl.CONSISTENCY_SLACK_PX2
+        warped_small = cv2.remap(small, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        slope = cv2.morphologyEx(warped_small, cv2.MORPH_GRADIENT, EDGE_KERNEL).astype(np.float32)
+        harmless = cv2.multiply(cv2.sqrt(loop_sq), slope, scale=0.5) <= max(self.params.tolerance, 1.0)
+        return (agrees | harmless) & fl.inside_frame(maps, margin=-0.5)
+
+    def _object_cap(self, backward: np.ndarray, trusted: np.ndarray, share: float, size: tuple[int, int]) -> np.ndarray:
+        """Per-pixel cap of the carry: ``share`` where the picture moves with the camera, less on moving things."""
+        deviation = fl.camera_deviation(backward, trusted)
+        lo, hi = (px * self.scale for px in OBJECT_PX)
+        # 0 at lo, 1 at hi: the share falls from ``share`` to OBJECT_CARRY
+        t = np.clip((deviation - lo) / (hi - lo), 0.0, 1.0)
+        cap = (share + (min(OBJECT_CARRY, share) - share) * t).astype(np.float32)
+        return cv2.resize(cap, size, interpolation=cv2.INTER_LINEAR)
+
+    def _update_slope(self, small_bgr: np.ndarray, generated: np.ndarray) -> None:
+        """Track how strongly the generated frames follow the source's brightness (a running mean over frames)."""
+        # Every fourth pixel of the small frames: a global slope over 4 000 pixels is as good as over 65 000.
+        small_gen = cv2.resize(generated, small_bgr.shape[1::-1], interpolation=cv2.INTER_AREA)
+        slope = fl.light_slope(small_bgr[::4, ::4], small_gen[::4, ::4])
+        self.slope = slope if self.slope is None else SLOPE_MEMORY * self.slope + (1.0 - SLOPE_MEMORY) * slope
+
+    def _follow_light(self, carried: np.ndarray, gain: np.ndarray, source: np.ndarray) -> None:
+        """Move the carried picture (in place) as the source's light changed: by slope x (gain - 1) x source.
+
+        Not a plain gain on the picture: a style's own tint or flattened
+        contrast does not dim with the lamp, only the part that follows the
+        source does (a pure gain overshot a stylised ramp by a quarter). The
+        previous source moved here is the current one over the gain, which
+        saves warping it: (g - 1) x previous = (1 - 1 / g) x current.
+        """
+        change = [float(s * (1.0 - 1.0 / g)) for s, g in zip(self.slope, gain, strict=True)]
+        cv2.add(carried, cv2.multiply(source, (*change, 0.0), dtype=cv2.CV_32F), dst=carried)
+
+    def _restart(self, generated: np.ndarray, motion: PairMotion | None, warm) -> MotionStep:  # noqa: ANN001
+        self.slope = None  # a new shot may follow its light differently
+        if warm is None:
+            self.previous_output = generated.astype(np.float32)
+            self.count = np.ones(generated.shape[:2], np.float32)
+            output, held = generated, np.zeros(generated.shape[:2], np.uint8)
+        else:
+            self.previous_output, self.count = warm()
+            output = cv2.convertScaleAbs(self.previous_output)
+            held = cv2.compare(self.count, 1.5, cv2.CMP_GE)
+        return MotionStep(output, held, self.count, motion, np.ones(3, np.float32), np.zeros_like(held))
+
+    def _carry(
+        self,
+        source: np.ndarray,
+        gray: np.ndarray,
+        small_bgr: np.ndarray,
+        generated: np.ndarray,
+        motion: PairMotion,
+        size: tuple[int, int],
+    ) -> MotionStep:
+        p = self.params
+        small_maps = fl.flow_maps(motion.backward)
+        consistent_small = self._consistent(motion, small_maps, self.previous_small)
+        gain = np.ones(3, np.float32)
+        if p.follow_light:
+            warped_small = fl.warp(self.previous_small_bgr, motion.backward, maps=small_maps)
+            gain = fl.estimate_gain(warped_small[::2, ::2], small_bgr[::2, ::2], consistent_small[::2, ::2])
+        backward = fl.upscale_flow(motion.backward, *size)
+        maps = fl.flow_maps(backward)
+        consistent = cv2.resize(consistent_small.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
+        trust = trust_mask(self.previous_gray, gray, maps, consistent, _luma_gain(gain), p.tolerance)
+        held = np.rint(trust * 255.0).astype(np.uint8)
+        held = _expand_and_smooth(held, p.expand, p.smooth)
+        share = carried_share(self.step_index, p.carry, p.refresh_every, p.refresh_strength)
+        count = cv2.remap(self.count, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # A running mean until the average holds the frames an endless one of this carry would: the weight
+        # n / (n + 1) for a carried picture averaging n frames. Carrying 95 % from frame 1 on would keep
+        # 95 % of frame 0's mistakes and need some 20 frames to dilute them.
+        alpha = cv2.min(cv2.subtract(1.0, cv2.divide(1.0, cv2.add(count, 1.0))), share)
+        if OBJECT_CARRY < 1.0:
+            alpha = cv2.min(alpha, self._object_cap(motion.backward, consistent_small, share, size))
+        alpha = cv2.multiply(alpha, held, scale=1.0 / 255.0, dtype=cv2.CV_32F)
+
+        carried = cv2.remap(self.previous_output, *maps, CARRY_INTERPOLATION, borderMode=cv2.BORDER_REPLICATE)
+        if p.follow_light and not np.all(gain == 1.0):
+            self._follow_light(carried, gain, source)
+        # Bicubic overshoots a little at edges; clipping keeps the ringing from building up over steps.
+        np.clip(carried, 0.0, 255.0, out=carried)
+        gen = generated.astype(np.float32)
+        out = cv2.blendLinear(carried, gen, alpha, cv2.subtract(1.0, alpha))
+        self.previous_output = out
+        # The variance of the blend a * carried + (1 - a) * new is (a^2 / n + (1 - a)^2) of one frame's:
+        # its inverse is how many frames the new average is worth (n + 1 for a = n / (n + 1)).
+        rest = cv2.subtract(1.0, alpha)
+        self.count = cv2.divide(1.0, cv2.add(cv2.divide(cv2.multiply(alpha, alpha), count), cv2.multiply(rest, rest)))
+        out8 = cv2.convertScaleAbs(out)  # rounds; out is a blend of two 0-255 frames, never negative
+        held_out = cv2.convertScaleAbs(alpha, alpha=255.0)
+        return MotionStep(out8, held_out, self.count, motion, gain, held)
+
+
+def _expand_and_smooth(held: np.ndarray, expand: int, smooth: int) -> np.ndarray:
+    if expand > 1:
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (expand, expand))
+        held = cv2.erode(held, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=255)
+    if smooth > 1:
+        held = cv2.GaussianBlur(held, (smooth, smooth), 0)
+    return held
+
+
+def motion_mask(previous_source: np.ndarray, source: np.ndarray, params) -> np.ndarray:  # noqa: ANN001
+    """The mask a motion-mode run uses on frame t: where the motion from t - 1 explains the pixel (8-bit).
+
+    It is drawn on frame t (the previous frame's held picture already moved
+    along the flow); 0 at a scene cut. The same code as the run's step.
+    """
+    recursion = MotionPass(params, (source.shape[1], source.shape[0]))
+    recursion.step(previous_source, previous_source)
+    return recursion.step(source, source).trusted
+
+
+def warm_start(params, pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """The first frame of a shot averaged with the next few: a short pass run backwards onto it.
+
+    A recursion that starts from the first generated frame as it is either
+    keeps its mistakes (high carry) or shows them fading over the first
+    second (a running mean): both are visible. Averaging the shot's first
+    frames backwards onto its first one starts it clean. Returns the float
+    picture and its per-pixel count of frames averaged.
+    """
+    recursion = MotionPass(params, (pairs[0][1].shape[1], pairs[0][1].shape[0]))
+    for source, generated in reversed(pairs):
+        recursion.step(source, generated)
+    return recursion.previous_output, recursion.count
+
+
+def run_pass(
+    pairs: Iterable[tuple[np.ndarray, np.ndarray]],
+    params,  # noqa: ANN001 - DFIParams
+    motions: Callable[[int], PairMotion | None] | None = None,
+) -> Iterator[MotionStep]:
+    """One pass of the recursion over ``pairs`` in the order given, each shot warm-started.
+
+    Looks WARM_START_FRAMES pairs ahead (a bounded window, never the clip).
+    ``motions(k)`` may give the already measured motion into the k-th pair.
+    """
+    stream = iter(pairs)
+    window: deque = deque()
+
+    def fill() -> None:
+        while len(window) < WARM_START_FRAMES:
+            pair = next(stream, None)
+            if pair is None:
+                return
+            window.append(pair)
+
+    fill()
+    recursion: MotionPass | None = None
+    k = 0
+    while window:
+        pair = window.popleft()
+        fill()
+        if recursion is None:
+            recursion = MotionPass(params, (pair[1].shape[1], pair[1].shape[0]))
+        ahead = [pair, *window]
+        motion = motions(k) if motions is not None and k > 0 else None
+        yield recursion.step(*pair, motion, lambda ahead=ahead: warm_start(params, ahead))
+        k += 1
+
+
+def combine_passes(forward: np.ndarray, forward_count: np.ndarray, backward: np.ndarray, backward_count: np.ndarray):
+    """Mix the forward and backward outputs of a frame per pixel, each weighted by the frames it averages.
+
+    A pass that refreshed a pixel just now (a disocclusion, the start of its
+    run) holds one generated frame there; the other pass may hold twenty: the
+    noise of an average falls as one over its count, so that is its weight.
+    """
+    share_b = cv2.divide(backward_count, cv2.add(forward_count, backward_count))
+    return cv2.blendLinear(backward, forward, share_b, cv2.subtract(1.0, share_b))
+
+
+def count_to_u8(count: np.ndarray) -> np.ndarray:
+    """A pass's count map as 8 bits for the spill folder (rounded; counts past 255 weigh the same)."""
+    return cv2.convertScaleAbs(count)

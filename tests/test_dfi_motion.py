@@ -1,0 +1,231 @@
+"""Motion-aware DFI: classic mode unchanged, motion mode steadier under camera motion, resume, cuts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import cv2
+import numpy as np
+import pytest
+from conftest import read_back, write_frames
+
+from abysz_lab.demo import add_ai_flicker, demo_background, make_demo_clip, stylise
+from abysz_lab.dfi import DFIParams, iter_dfi, iter_dfi_frames, preview_masks, run_dfi
+from abysz_lab.errors import Cancelled, InputError
+from abysz_lab.jobs import CancelToken
+
+# sha256 over the decoded pixels of a classic run (DFIParams() defaults) of the demo clip, taken before
+# motion mode was added. OpenCV 4 and 5 round some filters differently, so there is one digest per major
+# version (the venvs of A1111 and Forge).
+CLASSIC_DEMO_DIGESTS = {
+    "4": "44e61de06f680d98397257252a4b6351c189640ab5d0e203b575b712b747ceab",
+    "5": "7ee8331d69bb440bb6757cc72aa09b4d50b8f92c4cb2b48c0a14ba3ab10b66ea",
+}
+
+
+def test_classic_mode_output_is_byte_identical_to_before_motion_mode(tmp_path):
+    expected = CLASSIC_DEMO_DIGESTS.get(cv2.__version__.split(".")[0])
+    if expected is None:
+        pytest.skip(f"no recorded digest for OpenCV {cv2.__version__}")
+    clip = make_demo_clip(tmp_path / "demo")
+    summary = run_dfi(clip.source, clip.generated, tmp_path / "out", DFIParams())
+    digest = hashlib.sha256()
+    for path in summary.outputs:
+        digest.update(cv2.imread(str(path), cv2.IMREAD_UNCHANGED).tobytes())
+    assert digest.hexdigest() == expected
+
+
+# --- motion mode ---------------------------------------------------------------------------------------
+
+MOTION = DFIParams(mode="motion")
+BOTH = DFIParams(mode="motion", passes="forward+backward")
+STEP = 3  # px per frame of the test pan
+
+
+def _pan_clip(frames: int = 14, h: int = 96, w: int = 128, seed: int = 0):
+    """A camera panning STEP px per frame over a textured scene: source, clean stylised, flickering generated."""
+    rng = np.random.default_rng(seed + 1)
+    wide = demo_background(w + STEP * frames, h, seed=seed).astype(np.float32)
+    texture = cv2.GaussianBlur(rng.normal(0, 25, wide.shape[:2]).astype(np.float32), (0, 0), 1.5)
+    wide = np.clip(wide + texture[..., None], 0, 255).astype(np.uint8)  # detail everywhere, like a photograph
+    sources = [np.ascontiguousarray(wide[:, STEP * t : STEP * t + w]) for t in range(frames)]
+    clean = [stylise(s) for s in sources]
+    generated = [add_ai_flicker(c, rng) for c in clean]
+    return sources, clean, generated
+
+
+def _pan_change(frames: list[np.ndarray]) -> float:
+    """Mean change between consecutive frames after undoing the known pan (grey levels)."""
+    return float(
+        np.mean([cv2.absdiff(b[:, :-STEP], a[:, STEP:]).mean() for a, b in zip(frames, frames[1:], strict=False)])
+    )
+
+
+def test_motion_mode_steadies_a_panning_clip_far_more_than_classic():
+    sources, clean, generated = _pan_clip()
+    gen, ideal = _pan_change(generated), _pan_change(clean)
+    removed = {}
+    for name, params in (("classic", DFIParams()), ("motion", MOTION)):
+        out = list(iter_dfi(sources, generated, params))
+        removed[name] = (gen - _pan_change(out)) / (gen - ideal)
+    # Measured: classic 0.40 (the pan makes nearly every textured pixel "move"), motion 0.80. Carrying the
+    # previous output without warping it, or refreshing everything the flow check rejects, stays near classic.
+    assert removed["motion"] > 0.7, removed
+    assert removed["motion"] > removed["classic"] + 0.3, removed
+
+
+def test_motion_mode_output_is_closer_to_the_clean_clip_than_the_generated_frames():
+    sources, clean, generated = _pan_clip(frames=16)
+    out = list(iter_dfi(sources, generated, MOTION))
+    gen_err = np.mean([cv2.absdiff(g, c).mean() for g, c in zip(generated[8:], clean[8:], strict=True)])
+    out_err = np.mean([cv2.absdiff(o, c).mean() for o, c in zip(out[8:], clean[8:], strict=True)])
+    assert out_err < 0.75 * gen_err, (out_err, gen_err)
+
+
+def _write_clip(root, sources, generated, ext=".png"):
+    write_frames(root / "src", sources)
+    write_frames(root / "gen", generated, pattern="frame_{:03d}" + ext)
+    return root / "src", root / "gen"
+
+
+@pytest.mark.parametrize("params", [MOTION, BOTH], ids=["forward", "forward+backward"])
+def test_motion_iter_dfi_equals_run_dfi(tmp_path, params):
+    sources, _, generated = _pan_clip(frames=8)
+    src, gen = _write_clip(tmp_path, sources, generated)
+    summary = run_dfi(src, gen, tmp_path / "out", params)
+    in_memory = list(iter_dfi(sources, generated, params))
+    assert len(in_memory) == 8
+    for path, frame in zip(summary.outputs, in_memory, strict=True):
+        assert np.array_equal(read_back(path), frame), path.name
+    assert not np.array_equal(in_memory[5], generated[5])  # and it did something
+
+
+def _cancel_after(n: int, token: CancelToken):
+    def on_progress(p):
+        if p.done >= n:
+            token.cancel()
+
+    return on_progress
+
+
+@pytest.mark.parametrize(
+    ("params", "ext"), [(MOTION, ".png"), (MOTION, ".jpg"), (BOTH, ".png")], ids=["forward-png", "forward-jpg", "both"]
+)
+def test_motion_resume_after_cancel_is_byte_identical_to_an_uninterrupted_run(tmp_path, params, ext):
+    sources, _, generated = _pan_clip(frames=12)
+    src, gen = _write_clip(tmp_path, sources, generated, ext)
+    reference = run_dfi(src, gen, tmp_path / "reference", params)
+    token = CancelToken()
+    out = tmp_path / "out"
+    with pytest.raises(Cancelled, match="Cancelled after"):
+        run_dfi(src, gen, out, params, progress=_cancel_after(4, token), cancel=token)
+    record = json.loads((out / ".dfi.abysz.json").read_text())
+    assert 4 <= record["completed"] < 12
+    resumed = run_dfi(src, gen, out, params)
+    assert resumed.resumed_from == record["completed"]
+    for a, b in zip(reference.outputs, resumed.outputs, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_cancel_during_the_backward_pass_writes_nothing(tmp_path):
+    sources, _, generated = _pan_clip(frames=8)
+    src, gen = _write_clip(tmp_path, sources, generated)
+    token = CancelToken()
+
+    def on_progress(p):
+        if "Backward" in p.message:
+            token.cancel()
+
+    with pytest.raises(Cancelled, match="nothing was written"):
+        run_dfi(src, gen, tmp_path / "out", BOTH, progress=on_progress, cancel=token)
+    assert not list((tmp_path / "out").glob("*.png"))
+
+
+def _spliced_clip():
+    first, _, gen_a = _pan_clip(frames=7, seed=0)
+    second, _, gen_b = _pan_clip(frames=6, seed=5)
+    second = [cv2.flip(s, -1) for s in second]  # another shot, other layout
+    gen_b = [cv2.flip(g, -1) for g in gen_b]
+    return first + second, gen_a + gen_b
+
+
+@pytest.mark.parametrize("params", [MOTION, BOTH], ids=["forward", "forward+backward"])
+def test_a_scene_cut_restarts_the_recursion_and_is_listed(tmp_path, params):
+    sources, generated = _spliced_clip()
+    src, gen = _write_clip(tmp_path, sources, generated)
+    summary = run_dfi(src, gen, tmp_path / "out", params)
+    assert summary.cuts == [7]
+    assert "1 scene cut(s) at frame(s) 8" in summary.describe()  # counted from 1
+    frames = list(iter_dfi_frames(sources, generated, params))
+    assert [f.index for f in frames if f.cut] == [7]
+    # Nothing of the old shot is carried into the new one: the first frame of the new shot is made of the new
+    # shot's frames only (close to its generated frame; far from every frame of the old shot).
+    assert cv2.absdiff(frames[7].output, generated[7]).mean() < 12
+    assert all(cv2.absdiff(frames[7].output, f.output).mean() > 30 for f in frames[:7])
+
+
+def test_motion_mode_follows_a_real_dimming_that_classic_freezes():
+    still = demo_background(128, 96, seed=2).astype(np.float32)
+    sources = [np.clip(still * (1.0 - 0.025 * t) + 0.5, 0, 255).astype(np.uint8) for t in range(14)]
+    rng = np.random.default_rng(4)
+    generated = [add_ai_flicker(stylise(s), rng, amount=0.5) for s in sources]
+    depth_gen = generated[0].mean() - generated[-1].mean()
+    out = list(iter_dfi(sources, generated, MOTION))
+    classic = list(iter_dfi(sources, generated, DFIParams()))
+    depth_out = out[0].mean() - out[-1].mean()
+    depth_classic = classic[0].mean() - classic[-1].mean()
+    assert depth_out > 0.85 * depth_gen, (depth_out, depth_gen)  # classic keeps about a third
+    assert depth_classic < 0.6 * depth_gen, (depth_classic, depth_gen)
+
+
+def test_motion_tolerance_zero_outputs_the_generated_frames():
+    sources, _, generated = _pan_clip(frames=5)
+    out = list(iter_dfi(sources, generated, DFIParams(mode="motion", tolerance=0)))
+    assert all(np.array_equal(o, g) for o, g in zip(out, generated, strict=True))
+
+
+def test_two_passes_keep_memory_flat_by_spilling_to_a_temporary_folder(tmp_path, monkeypatch):
+    """The backward pass goes to disk (and is cleaned up), not into a list in memory."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    sources, _, generated = _pan_clip(frames=6)
+    seen = []
+    for _frame in iter_dfi(sources, generated, BOTH):
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))
+    assert any(names for names in seen)  # a spill folder existed while frames were produced
+    assert list(tmp_path.iterdir()) == []  # and is gone afterwards
+
+
+def test_preview_at_tolerance_zero_holds_nothing_as_the_run_does(tmp_path):
+    sources, _, generated = _pan_clip(frames=4)
+    src, gen = _write_clip(tmp_path, sources, generated)
+    for mode in ("classic", "motion"):
+        (item,) = preview_masks(src, gen, DFIParams(mode=mode, tolerance=0), indices=[2])
+        assert item.held_pct == 0.0 and not item.mask.any(), mode
+
+
+def test_motion_preview_shows_the_pan_held_where_classic_shows_it_moving(tmp_path):
+    sources, _, generated = _pan_clip(frames=4)
+    src, gen = _write_clip(tmp_path, sources, generated)
+    (classic,) = preview_masks(src, gen, DFIParams(), indices=[2])
+    (motion,) = preview_masks(src, gen, MOTION, indices=[2])
+    assert motion.held_pct > 80.0, motion.held_pct
+    assert classic.held_pct < 65.0, classic.held_pct  # measured 57 %
+    assert not motion.mask[:, -STEP:].any()  # the strip entering the frame has nothing to carry
+
+
+def test_motion_mode_refuses_frames_too_small_to_follow_with_a_clear_message():
+    tiny = [np.full((8, 8, 3), 100, np.uint8)] * 3
+    with pytest.raises(InputError, match="at least 16x16.*classic"):
+        list(iter_dfi(tiny, tiny, MOTION))
+
+
+def test_motion_mode_works_on_grey_frames():
+    sources, _, generated = _pan_clip(frames=5)
+    grey_src = [cv2.cvtColor(s, cv2.COLOR_BGR2GRAY) for s in sources]
+    grey_gen = [cv2.cvtColor(g, cv2.COLOR_BGR2GRAY) for g in generated]
+    out = list(iter_dfi(grey_src, grey_gen, MOTION))
+    assert out[-1].shape == grey_gen[-1].shape
+    assert not np.array_equal(out[-1], grey_gen[-1])
