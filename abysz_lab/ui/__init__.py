@@ -170,8 +170,9 @@ def build_ui(settings: UISettings | None = None, *, subtabs: list[SubTab] | None
             gr.HTML('<h1 class="abysz-title">Abysz LAB</h1>', elem_id="abysz_lab_title")
         with gr.Tabs(elem_id="abysz_lab_tabs"):
             for sub in subtabs or SUBTABS:
-                with gr.Tab(sub.title, id=sub.elem_id, elem_id=sub.elem_id):
+                with gr.Tab(sub.title, id=sub.elem_id, elem_id=sub.elem_id) as tab:
                     importlib.import_module(sub.module).build(TabContext(settings, sub))
+                common.scope_config_keys(tab, sub.elem_id)
     common.check_unique_labels(blocks)
     return blocks
 

@@ -45,17 +45,10 @@ def help_text(spec: prm.ParamSpec) -> str:
     return spec.help
 
 
-def prefixed_label(prefix: str, label: str) -> str:
-    """``prefix`` + ``label`` reading as one phrase: "Tools extract frames per second", "DFI tolerance"."""
-    if prefix and label[:1].isupper() and label[1:2].islower():  # leave acronyms (DFI, PSNR) alone
-        label = label[0].lower() + label[1:]
-    return f"{prefix}{label}"
-
-
-def param_widget(spec: prm.ParamSpec, *, elem_prefix: str, label_prefix: str = "") -> Any:
+def param_widget(spec: prm.ParamSpec, *, elem_prefix: str) -> Any:
     """One gradio control for one parameter: Checkbox, Dropdown, Slider, Number or Textbox."""
     common = {
-        "label": prefixed_label(label_prefix, spec.label),
+        "label": spec.label,
         "info": help_text(spec),
         "elem_id": f"{elem_prefix}_{spec.name}",
         "interactive": True,
@@ -74,19 +67,19 @@ def param_widget(spec: prm.ParamSpec, *, elem_prefix: str, label_prefix: str = "
     return compat.component(gr.Textbox, value=str(spec.default), **common)
 
 
-def run_option_widgets(label_prefix: str, elem_prefix: str) -> dict[str, Any]:
+def run_option_widgets(elem_prefix: str) -> dict[str, Any]:
     """The "overwrite" and "resume" checkboxes every tab that writes a folder of frames offers."""
     return {
         "overwrite": compat.component(
             gr.Checkbox,
-            label=f"{label_prefix}overwrite same-named files",
+            label="Overwrite same-named files",
             value=False,
             info="Allow replacing files in the output folder that Abysz LAB did not write.",
             elem_id=f"{elem_prefix}_overwrite",
         ),
         "resume": compat.component(
             gr.Checkbox,
-            label=f"{label_prefix}resume an interrupted run",
+            label="Resume an interrupted run",
             value=True,
             info="Continue after the last whole frame when the same run was stopped.",
             elem_id=f"{elem_prefix}_resume",
@@ -94,12 +87,12 @@ def run_option_widgets(label_prefix: str, elem_prefix: str) -> dict[str, Any]:
     }
 
 
-def param_widgets(cls: type, *, elem_prefix: str, label_prefix: str = "") -> dict[str, Any]:
+def param_widgets(cls: type, *, elem_prefix: str) -> dict[str, Any]:
     """A control per declared field of ``cls``, keyed by field name, in declaration order.
 
     Call it inside the layout (Row/Column) where the controls should appear.
     """
-    return {s.name: param_widget(s, elem_prefix=elem_prefix, label_prefix=label_prefix) for s in prm.specs(cls)}
+    return {s.name: param_widget(s, elem_prefix=elem_prefix) for s in prm.specs(cls)}
 
 
 def params_from_values(cls: type, values: Mapping[str, Any]) -> Any:
@@ -338,14 +331,37 @@ def to_display(image_bgr: np.ndarray, max_side: int = 768) -> np.ndarray:
 # --- checks over a built tab ------------------------------------------------------------------------
 
 
+# A1111 (and Forge) file a component's saved value in ui-config.json under "<tab id>/<label>/<field>",
+# whatever sub-tab it sits in (modules/ui_loadsave.py, 1.10; elem_id plays no part), and put
+# "customscript/<source>/" in front when the component carries ``custom_script_source`` (which they set
+# on the controls of scripts). Setting it per sub-tab (and per section where a sub-tab repeats a
+# label) gives each "Output folder" its own key, so labels read as a person would write them instead
+# of carrying "DFI ...", "Playground ..." prefixes to stay unique.
+CONFIG_SCOPE_ATTR = "custom_script_source"
+
+
+def scope_config_keys(block: Any, scope: str) -> None:
+    """File the saved values of every component inside ``block`` under ``scope`` (see CONFIG_SCOPE_ATTR).
+
+    Components that already have a scope (a section inside a sub-tab) keep it,
+    so scope the innermost blocks first.
+    """
+    for child in compat.iter_children(block):
+        if not compat.is_layout(child) and getattr(child, CONFIG_SCOPE_ATTR, None) is None:
+            setattr(child, CONFIG_SCOPE_ATTR, scope)
+
+
 def config_key(block: Any) -> str | None:
-    """The name A1111's ui-config.json files a component under (its label, or a button's text)."""
+    """The name A1111's ui-config.json files a component under: ``scope/label`` (a button: its text)."""
     if compat.is_layout(block):
         return None
     if compat.is_button(block):
-        return str(block.value) if block.value is not None else None
-    label = getattr(block, "label", None)
-    return str(label) if label else None
+        name = str(block.value) if block.value is not None else None
+    else:
+        label = getattr(block, "label", None)
+        name = str(label) if label else None
+    scope = getattr(block, CONFIG_SCOPE_ATTR, None)
+    return f"{scope}/{name}" if name is not None and scope else name
 
 
 def duplicate_labels(blocks: gr.Blocks) -> list[str]:
@@ -355,11 +371,12 @@ def duplicate_labels(blocks: gr.Blocks) -> list[str]:
 
 
 def check_unique_labels(blocks: gr.Blocks) -> None:
-    """Raise ValueError when two components share a label: A1111 would file their saved values together."""
+    """Raise ValueError when two components share a label in one scope: A1111 would file their values together."""
     dupes = duplicate_labels(blocks)
     if dupes:
         msg = (
             f"Abysz LAB tab: these labels are used by more than one component: {', '.join(dupes)}. "
-            "A1111's ui-config.json keys saved values by tab and label, so each must be unique in the tab."
+            "A1111's ui-config.json keys saved values by label (within a sub-tab or section, see "
+            "scope_config_keys), so each must be unique there."
         )
         raise ValueError(msg)

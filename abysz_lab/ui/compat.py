@@ -87,6 +87,13 @@ def iter_components(blocks: gr.Blocks) -> Iterator[Any]:
     yield from blocks.blocks.values()
 
 
+def iter_children(block: Any) -> Iterator[Any]:
+    """Every block inside the layout ``block`` (depth first), not ``block`` itself."""
+    for child in getattr(block, "children", None) or []:
+        yield child
+        yield from iter_children(child)
+
+
 def is_button(block: Any) -> bool:
     """True for buttons (A1111's ui-config keys them by their text)."""
     return isinstance(block, gr.Button)

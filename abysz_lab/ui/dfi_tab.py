@@ -371,7 +371,7 @@ def build(ctx: TabContext) -> DFIHandlers:
     with gr.Row(elem_id="abysz_dfi_folders"):
         inputs["source"] = compat.component(
             tb,
-            label="DFI source frames folder or video",
+            label="Source frames (folder or video)",
             value=settings.source,
             placeholder="e.g. C:\\video\\frames or C:\\video\\clip.mp4",
             info="The ORIGINAL video's frames (what you fed img2img), or the video itself.",
@@ -379,7 +379,7 @@ def build(ctx: TabContext) -> DFIHandlers:
         )
         inputs["generated"] = compat.component(
             tb,
-            label="DFI generated frames folder or video",
+            label="Generated frames (folder or video)",
             value=settings.generated,
             placeholder="e.g. C:\\video\\img2img",
             info="img2img's output frames, same order (paired by natural sort), or a video of them. "
@@ -388,33 +388,33 @@ def build(ctx: TabContext) -> DFIHandlers:
         )
         inputs["output"] = compat.component(
             tb,
-            label="DFI output folder",
+            label="Output folder",
             value=settings.output,
             placeholder=f"empty: <generated folder>{OUTPUT_SUFFIX}",
             info="Created if missing; never one of the input folders.",
             elem_id="abysz_dfi_output",
         )
-    with gr.Accordion("DFI parameters", open=True, elem_id="abysz_dfi_params"), gr.Row():
+    with gr.Accordion("Parameters", open=True, elem_id="abysz_dfi_params"), gr.Row():
         specs = prm.specs(DFIParams)
         half = (len(specs) + 1) // 2
         for column_specs in (specs[:half], specs[half:]):
             with gr.Column():
                 for spec in column_specs:
                     inputs[spec.name] = common.param_widget(spec, elem_prefix="abysz_dfi")
-    with gr.Accordion("DFI run options", open=False, elem_id="abysz_dfi_options"), gr.Row():
+    with gr.Accordion("Run options", open=False, elem_id="abysz_dfi_options"), gr.Row():
         inputs["frames_limit"] = compat.component(
             gr.Number,
-            label="DFI frames limit",
+            label="Frames limit",
             value=0,
             precision=0,
             info="Stop after this many frames (0 = all): try settings on a short stretch first.",
             elem_id="abysz_dfi_frames_limit",
         )
-        inputs.update(common.run_option_widgets("DFI ", "abysz_dfi"))
+        inputs.update(common.run_option_widgets("abysz_dfi"))
     with gr.Row(elem_id="abysz_dfi_preview_row"):
         inputs["preview_frames"] = compat.component(
             tb,
-            label="DFI preview frame numbers",
+            label="Preview frame numbers",
             placeholder=f"e.g. 5, 12, 30 (empty: {settings.preview_frames} frames spread over the clip)",
             elem_id="abysz_dfi_preview_frames",
             scale=3,
@@ -422,7 +422,7 @@ def build(ctx: TabContext) -> DFIHandlers:
         preview_button = compat.component(gr.Button, value="Preview masks", elem_id="abysz_dfi_preview", scale=1)
     preview_gallery = compat.component(
         gr.Gallery,
-        label="DFI mask previews",
+        label="Mask previews",
         columns=4,
         height="auto",
         object_fit="contain",
@@ -431,14 +431,14 @@ def build(ctx: TabContext) -> DFIHandlers:
     with gr.Row(elem_id="abysz_dfi_after_run"):
         inputs["compare"] = compat.component(
             gr.Checkbox,
-            label="DFI make a comparison video",
+            label="Make a comparison video",
             value=True,
             info=f"After DFI: original | generated | stabilised as <output>{COMPARE_SUFFIX}.mp4, played below.",
             elem_id="abysz_dfi_compare",
         )
         inputs["analyze"] = compat.component(
             gr.Checkbox,
-            label="DFI analyse flicker",
+            label="Analyse flicker",
             value=True,
             info="After DFI: how much flicker went, how much of the render stayed, how much ghosting.",
             elem_id="abysz_dfi_analyze",
@@ -457,28 +457,28 @@ def build(ctx: TabContext) -> DFIHandlers:
     with gr.Row(elem_id="abysz_dfi_result_row"):
         first_frame = compat.component(
             gr.Image,
-            label="DFI first output frame",
+            label="First output frame",
             type="numpy",
             interactive=False,
             elem_id="abysz_dfi_first_frame",
         )
         last_frame = compat.component(
             gr.Image,
-            label="DFI last output frame",
+            label="Last output frame",
             type="numpy",
             interactive=False,
             elem_id="abysz_dfi_last_frame",
         )
     last_output = compat.component(
         tb,
-        label="DFI last output folder",
+        label="Last output folder",
         interactive=False,
         elem_id="abysz_dfi_last_output",
         info="Filled after a run; 'Send to img2img batch' uses it.",
     )
     compare_video = compat.component(
         gr.Video,
-        label="DFI comparison video",
+        label="Comparison video",
         show_label=False,  # the video carries its own labels; gradio's badge would cover "original"
         interactive=False,
         elem_id="abysz_dfi_compare_video",
@@ -486,7 +486,7 @@ def build(ctx: TabContext) -> DFIHandlers:
     analysis_summary = compat.component(gr.HTML, value="", elem_id="abysz_dfi_analysis")
     analysis_plot = compat.component(
         gr.Image,
-        label="DFI flicker plot",
+        label="Flicker plot",
         type="numpy",
         interactive=False,
         elem_id="abysz_dfi_analysis_plot",
