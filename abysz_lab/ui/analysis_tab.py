@@ -195,7 +195,8 @@ def build(ctx: TabContext) -> AnalysisHandlers:
     with gr.Row(elem_id="abysz_an_buttons"):
         run_button = compat.component(gr.Button, value="Analyze", variant="primary", elem_id="abysz_an_run")
         cancel_button = compat.component(gr.Button, value="Cancel analysis", variant="stop", elem_id="abysz_an_cancel")
-    status = compat.component(gr.HTML, value="", elem_id="abysz_an_status")
+    busy_note = common.status_box("abysz_an_busy")  # "already going", for a second click on Analyze
+    status = common.status_box("abysz_an_status")
     plot = compat.component(gr.Image, label="Per-frame plot", type="numpy", interactive=False, elem_id="abysz_an_plot")
     with gr.Row(elem_id="abysz_an_heatmap_row"):
         with gr.Column(scale=1):
@@ -224,7 +225,10 @@ def build(ctx: TabContext) -> AnalysisHandlers:
         elem_id="abysz_an_table",
     )
     inputs["heatmap_frame"] = heatmap_frame
-    common.wire_run(run_button.click, handlers.run, inputs, [status, table, plot, heatmap, heatmap_frame, caption])
+    run_event = common.wire_run(
+        run_button.click, handlers.run, inputs, [status, table, plot, heatmap, heatmap_frame, caption]
+    )
+    common.answer_repeated_clicks(run_button.click, run_event, handlers.guard, busy_note)
     compat.on(cancel_button.click, handlers.cancel, inputs=[], outputs=[status], queue=False)
     for event in (heatmap_button.click, heatmap_frame.release):
         common.wire_run(

@@ -115,11 +115,14 @@ class RunGuard:
     second click would start a second run writing into the same folder.
     """
 
+    CLICK_GRACE_S = 5.0
+
     def __init__(self, what: str) -> None:
         self.what = what
         self._lock = threading.Lock()
         self._token: CancelToken | None = None
         self._started = ""
+        self._asked_at: float | None = None  # when a click on the run button was seen; None once answered
 
     @property
     def busy(self) -> bool:
@@ -143,6 +146,30 @@ class RunGuard:
         finally:
             self._token = None
             self._lock.release()
+
+    def note_click(self) -> str:
+        """Record a click on the run button: the note for a click while a run is going, else ''.
+
+        gradio drops a second click of a button whose run is still pending
+        (gradio 4's trigger_mode "once"; A1111 on 3.41 showed the same), so the
+        run itself never hears it: this answers from a second, unqueued event.
+        A click within a few seconds of the last one counts too, since the run
+        may not hold the guard yet.
+        """
+        now = time.monotonic()
+        recent = self._asked_at is not None and now - self._asked_at < self.CLICK_GRACE_S
+        if self.busy or recent:
+            started = f" (started at {self._started})" if self.busy and self._started else ""
+            return message(
+                f"A {self.what} run is already going{started}: wait for it to finish, or press Cancel.", "warning"
+            )
+        self._asked_at = now
+        return ""
+
+    def click_answered(self) -> str:
+        """The run asked for by the last click has answered: clear the note."""
+        self._asked_at = None
+        return ""
 
     def cancel(self) -> bool:
         """Ask the current run to stop after its current frame; False when nothing is running."""
@@ -297,10 +324,10 @@ def wire_run(
     outputs: list,
     *,
     status: Any = None,
-) -> None:
+) -> Any:
     """Attach a long run to ``event`` (e.g. ``button.click``): ``handler(values by control name, gr.Progress)``.
 
-    No gradio concurrency limit (our RunGuard answers a second click) and the
+    Returns the event (for ``.then``). No gradio concurrency limit (our RunGuard answers a second click) and the
     unexpected-error boundary of :func:`at_boundary`.
     """
     names = list(inputs)
@@ -310,7 +337,26 @@ def wire_run(
         return handler(dict(zip(names, values, strict=True)), progress)
 
     guarded = at_boundary(on_run, outputs, status)
-    compat.on(event, guarded, inputs=[inputs[n] for n in names], outputs=outputs, unlimited=True)
+    return compat.on(event, guarded, inputs=[inputs[n] for n in names], outputs=outputs, unlimited=True)
+
+
+def status_box(elem_id: str) -> Any:
+    """The status line of a button: place it right under the button's row.
+
+    The ``abysz-status`` class lets javascript/abysz_lab.js bring a new message
+    into view when it lands below the fold.
+    """
+    return compat.component(gr.HTML, value="", elem_id=elem_id, elem_classes=["abysz-status"])
+
+
+def answer_repeated_clicks(event: Any, run: Any, guard: RunGuard, note: Any) -> None:
+    """Make ``note`` (a :func:`status_box` under a run button) say a run is going when the button is clicked again.
+
+    ``event`` is the button's click listener and ``run`` what :func:`wire_run`
+    returned for it. The note clears when the run's answer arrives.
+    """
+    compat.on(event, guard.note_click, inputs=[], outputs=[note], queue=False, unlimited=True)
+    compat.then(run, guard.click_answered, outputs=[note])
 
 
 def to_display(image_bgr: np.ndarray, max_side: int = 768) -> np.ndarray:

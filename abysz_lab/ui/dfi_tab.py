@@ -248,7 +248,7 @@ class DFIHandlers:
         gallery = []
         for item in items:
             gallery.append((common.to_display(item.mask), f"Mask, frame {item.index}: {item.held_pct:.1f}% held"))
-            gallery.append((common.to_display(item.overlay), f"Held areas over the source, frame {item.index}"))
+            gallery.append((common.to_display(item.overlay), f"Held (blue), frame {item.index}"))
         text = (
             f"Masks for frames {', '.join(str(i.index) for i in items)}. White (and blue over the source) "
             "is held from the previous output; black is refreshed from the generated frame."
@@ -420,6 +420,7 @@ def build(ctx: TabContext) -> DFIHandlers:
             scale=3,
         )
         preview_button = compat.component(gr.Button, value="Preview masks", elem_id="abysz_dfi_preview", scale=1)
+    preview_status = common.status_box("abysz_dfi_preview_status")
     preview_gallery = compat.component(
         gr.Gallery,
         label="Mask previews",
@@ -427,6 +428,7 @@ def build(ctx: TabContext) -> DFIHandlers:
         height="auto",
         object_fit="contain",
         elem_id="abysz_dfi_preview_gallery",
+        elem_classes=["abysz-gallery"],  # style.css: no inner scroll, tiles in the frames' own shape
     )
     with gr.Row(elem_id="abysz_dfi_after_run"):
         inputs["compare"] = compat.component(
@@ -453,7 +455,8 @@ def build(ctx: TabContext) -> DFIHandlers:
             elem_id="abysz_dfi_send_img2img",
             elem_classes=["abysz-send-img2img", "abysz-hidden"],  # javascript/abysz_lab.js shows it where usable
         )
-    status = compat.component(gr.HTML, value="", elem_id="abysz_dfi_status")
+    busy_note = common.status_box("abysz_dfi_busy")  # "already going", for a second click on Run
+    status = common.status_box("abysz_dfi_status")
     with gr.Row(elem_id="abysz_dfi_result_row"):
         first_frame = compat.component(
             gr.Image,
@@ -492,12 +495,15 @@ def build(ctx: TabContext) -> DFIHandlers:
         elem_id="abysz_dfi_analysis_plot",
     )
 
-    common.wire_run(preview_button.click, handlers.preview, inputs, [preview_gallery, status], status=status)
     common.wire_run(
+        preview_button.click, handlers.preview, inputs, [preview_gallery, preview_status], status=preview_status
+    )
+    run_event = common.wire_run(
         run_button.click,
         handlers.run,
         inputs,
         [status, first_frame, last_frame, last_output, compare_video, analysis_summary, analysis_plot],
     )
+    common.answer_repeated_clicks(run_button.click, run_event, handlers.guard, busy_note)
     compat.on(cancel_button.click, handlers.cancel, inputs=[], outputs=[status], queue=False)
     return handlers

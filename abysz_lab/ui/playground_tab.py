@@ -432,24 +432,25 @@ def build(ctx: TabContext) -> PlaygroundHandlers:
             elem_id="abysz_pg_preview_count",
         )
         preview_button = compat.component(gr.Button, value="Preview deflicker", elem_id="abysz_pg_preview")
-    with gr.Row(elem_id="abysz_pg_preview_result"):
-        gallery = compat.component(
-            gr.Gallery,
-            label="Before | after",
-            columns=2,
-            height="auto",
-            object_fit="contain",
-            elem_id="abysz_pg_preview_gallery",
-            scale=3,
-        )
-        animation = compat.component(
-            gr.Image,
-            label="Animated preview (before | after)",
-            type="filepath",
-            interactive=False,
-            elem_id="abysz_pg_preview_animation",
-            scale=2,
-        )
+    preview_status = common.status_box("abysz_pg_preview_status")
+    # The before|after pairs are twice as wide as a frame: the gallery gets the full width, and
+    # style.css gives each tile the pair's shape instead of a square.
+    gallery = compat.component(
+        gr.Gallery,
+        label="Before | after",
+        columns=2,
+        height="auto",
+        object_fit="contain",
+        elem_id="abysz_pg_preview_gallery",
+        elem_classes=["abysz-gallery"],
+    )
+    animation = compat.component(
+        gr.Image,
+        label="Animated preview (before | after)",
+        type="filepath",
+        interactive=False,
+        elem_id="abysz_pg_preview_animation",
+    )
     with gr.Accordion("Apply options", open=False, elem_id="abysz_pg_options"), gr.Row():
         inputs["original"] = compat.component(
             tb,
@@ -472,7 +473,8 @@ def build(ctx: TabContext) -> PlaygroundHandlers:
         cancel_button = compat.component(
             gr.Button, value="Cancel deflicker run", variant="stop", elem_id="abysz_pg_cancel"
         )
-    status = compat.component(gr.HTML, value="", elem_id="abysz_pg_status")
+    busy_note = common.status_box("abysz_pg_busy")  # "already going", for a second click on Apply
+    status = common.status_box("abysz_pg_status")
     plot = compat.component(
         gr.Image,
         label="Flicker per frame",
@@ -531,10 +533,11 @@ def build(ctx: TabContext) -> PlaygroundHandlers:
         outputs=[preset_info, inputs["strength"], inputs["window"]],
         queue=False,
     )
-    preview_outputs = [gallery, animation, status]
-    preview_handler = common.at_boundary(on_preview, preview_outputs, status)
+    preview_outputs = [gallery, animation, preview_status]
+    preview_handler = common.at_boundary(on_preview, preview_outputs, preview_status)
     compat.on(preview_button.click, preview_handler, inputs=components, outputs=preview_outputs, unlimited=True)
-    common.wire_run(apply_button.click, handlers.apply, inputs, [status, plot, last_output])
+    apply_event = common.wire_run(apply_button.click, handlers.apply, inputs, [status, plot, last_output])
+    common.answer_repeated_clicks(apply_button.click, apply_event, handlers.guard, busy_note)
     compat.on(cancel_button.click, handlers.cancel, inputs=[], outputs=[status], queue=False)
     compat.on(save_button.click, on_save, inputs=components, outputs=[preset, status], queue=False)
     compat.on(reload_button.click, handlers.reload_presets, inputs=[preset], outputs=[preset, status], queue=False)

@@ -247,14 +247,16 @@ def _buttons(tool: str, run_text: str) -> tuple[Any, Any]:
 
 
 def _wire(
-    handler: Callable[..., Any], inputs: dict[str, Any], run: Any, cancel: Any, cancel_fn: Callable, outputs: list
+    handlers: ToolsHandlers, tool: str, inputs: dict[str, Any], run: Any, cancel: Any, note: Any, outputs: list
 ) -> None:
-    common.wire_run(run.click, handler, inputs, outputs)
-    compat.on(cancel.click, cancel_fn, inputs=[], outputs=[outputs[0]], queue=False)
+    event = common.wire_run(run.click, getattr(handlers, tool), inputs, outputs)
+    common.answer_repeated_clicks(run.click, event, handlers.guards[tool], note)
+    compat.on(cancel.click, lambda: handlers.cancel(tool), inputs=[], outputs=[outputs[0]], queue=False)
 
 
-def _status(tool: str) -> Any:
-    return compat.component(gr.HTML, value="", elem_id=f"abysz_tools_{tool}_status")
+def _status(tool: str) -> tuple[Any, Any]:
+    """The "already going" note and the status line, under a tool's buttons."""
+    return common.status_box(f"abysz_tools_{tool}_busy"), common.status_box(f"abysz_tools_{tool}_status")
 
 
 def build(ctx: TabContext) -> ToolsHandlers:
@@ -301,7 +303,7 @@ def build(ctx: TabContext) -> ToolsHandlers:
             "Allow replacing same-named files that an earlier extraction did not write.",
         )
         ex_run, ex_cancel = _buttons("extract", "Extract frames")
-        ex_status = _status("extract")
+        ex_note, ex_status = _status("extract")
         with gr.Row():
             ex_first = compat.component(
                 gr.Image,
@@ -317,14 +319,7 @@ def build(ctx: TabContext) -> ToolsHandlers:
                 info="Filled after a run: give it to img2img batch, DFI, or 'Frames to video' below.",
                 elem_id="abysz_tools_extract_folder",
             )
-        _wire(
-            handlers.extract,
-            ex,
-            ex_run,
-            ex_cancel,
-            lambda: handlers.cancel("extract"),
-            [ex_status, ex_first, ex_folder],
-        )
+        _wire(handlers, "extract", ex, ex_run, ex_cancel, ex_note, [ex_status, ex_first, ex_folder])
 
     with gr.Accordion("Frames to video / GIF", open=False, elem_id="abysz_tools_assemble") as assemble_section:
         asm: dict[str, Any] = {}
@@ -355,7 +350,7 @@ def build(ctx: TabContext) -> ToolsHandlers:
             asm.update(common.param_widgets(AssembleParams, elem_prefix="abysz_tools_assemble"))
         asm["overwrite"] = _overwrite("assemble", "Overwrite the file", "Replace the output file if it already exists.")
         asm_run, asm_cancel = _buttons("assemble", "Make video")
-        asm_status = _status("assemble")
+        asm_note, asm_status = _status("assemble")
         with gr.Row():
             asm_video = compat.component(
                 gr.Video, label="Assembled video", interactive=False, elem_id="abysz_tools_assemble_video"
@@ -368,14 +363,7 @@ def build(ctx: TabContext) -> ToolsHandlers:
                 visible=False,
                 elem_id="abysz_tools_assemble_gif",
             )
-        _wire(
-            handlers.assemble,
-            asm,
-            asm_run,
-            asm_cancel,
-            lambda: handlers.cancel("assemble"),
-            [asm_status, asm_video, asm_gif],
-        )
+        _wire(handlers, "assemble", asm, asm_run, asm_cancel, asm_note, [asm_status, asm_video, asm_gif])
 
     with gr.Accordion("Compare video", open=False, elem_id="abysz_tools_compare") as compare_section:
         cmp: dict[str, Any] = {}
@@ -401,7 +389,7 @@ def build(ctx: TabContext) -> ToolsHandlers:
             "compare", "Overwrite the file", "Replace the comparison file if it already exists."
         )
         cmp_run, cmp_cancel = _buttons("compare", "Make comparison video")
-        cmp_status = _status("compare")
+        cmp_note, cmp_status = _status("compare")
         cmp_video = compat.component(
             gr.Video,
             label="Comparison video",
@@ -409,7 +397,7 @@ def build(ctx: TabContext) -> ToolsHandlers:
             interactive=False,
             elem_id="abysz_tools_compare_video",
         )
-        _wire(handlers.compare, cmp, cmp_run, cmp_cancel, lambda: handlers.cancel("compare"), [cmp_status, cmp_video])
+        _wire(handlers, "compare", cmp, cmp_run, cmp_cancel, cmp_note, [cmp_status, cmp_video])
 
     with gr.Accordion("Style fuse", open=False, elem_id="abysz_tools_fuse") as fuse_section:
         fu: dict[str, Any] = {}
@@ -428,7 +416,7 @@ def build(ctx: TabContext) -> ToolsHandlers:
             "fuse", "Overwrite other files", "Allow replacing same-named files that Abysz LAB did not write."
         )
         fu_run, fu_cancel = _buttons("fuse", "Fuse style")
-        fu_status = _status("fuse")
+        fu_note, fu_status = _status("fuse")
         with gr.Row():
             fu_first = compat.component(
                 gr.Image,
@@ -440,7 +428,7 @@ def build(ctx: TabContext) -> ToolsHandlers:
             fu_folder = compat.component(
                 gr.Textbox, label="Fused frames folder", interactive=False, elem_id="abysz_tools_fuse_folder"
             )
-        _wire(handlers.fuse, fu, fu_run, fu_cancel, lambda: handlers.cancel("fuse"), [fu_status, fu_first, fu_folder])
+        _wire(handlers, "fuse", fu, fu_run, fu_cancel, fu_note, [fu_status, fu_first, fu_folder])
     # Each section has its own "Output folder", "Frames per second"...: saved values are filed per section.
     sections = {"extract": extract_section, "assemble": assemble_section, "compare": compare_section}
     for name, section in {**sections, "fuse": fuse_section}.items():
