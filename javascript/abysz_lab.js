@@ -215,15 +215,20 @@
             return;
         }
         var field = controlNetUnit0BatchDir();
-        if (!field) {
-            return;
+        var anchor = controlNetUnit0("_controlnet_same_img2img_checkbox");
+        if (!field || (anchor && !isShown(anchor))) {
+            return; // img2img is not on screen: nothing to judge
         }
         if (!isShown(field)) {
             if (!controlNetSent.warned) {
                 controlNetSent.warned = true;
-                var text = "'Upload independent control image' is off, so ControlNet unit 0 uses the img2img " +
-                    "frames (the DFI output) as control images. Tick it again to use the original frames (" +
-                    controlNetSent.source + "): they are filled in again.";
+                var independent = checkboxIn(controlNetUnit0("_controlnet_same_img2img_checkbox"));
+                var text = independent && !independent.checked
+                    ? "'Upload independent control image' is off, so ControlNet unit 0 uses the img2img frames " +
+                        "(the DFI output) as control images. Tick it again to use the original frames (" +
+                        controlNetSent.source + "): they are filled in again."
+                    : "ControlNet unit 0 left its batch tab, so it does not use the original frames (" +
+                        controlNetSent.source + ") any more. Open the batch tab again to use them.";
                 showStatus("warning", [text]);
                 noteInControlNet("warning", text);
             }
