@@ -152,6 +152,30 @@
         note.textContent = "Abysz LAB: " + text;
     }
 
+    // Open what hides unit 0 in the real hosts: the closed "ControlNet" accordion (Mikubill: "ControlNet
+    // v1.1.x" with a tab per unit; Forge: "ControlNet Integrated" with an accordion per unit). Walks up from
+    // the unit's own checkbox, so it opens exactly the containers that hold unit 0.
+    function revealControlNetUnit0(anchor) {
+        for (var el = anchor.parentElement; el && el !== document.body; el = el.parentElement) {
+            for (var i = 0; i < el.children.length; i++) {
+                var wrap = el.children[i];
+                if (wrap.classList.contains("label-wrap") && !wrap.classList.contains("open")) {
+                    wrap.click(); // a closed accordion
+                }
+            }
+            if (el.classList.contains("tabitem") && !isShown(el) && el.parentElement) {
+                var items = Array.prototype.filter.call(el.parentElement.children, function (child) {
+                    return child.classList.contains("tabitem");
+                });
+                var buttons = el.parentElement.querySelectorAll(".tab-nav button, [role=tablist] button");
+                var button = buttons[items.indexOf(el)];
+                if (button) {
+                    button.click(); // the tab (e.g. "ControlNet Unit 0") whose panel holds the unit
+                }
+            }
+        }
+    }
+
     // What the last send gave ControlNet, so a field that ControlNet clears later can be filled again.
     var controlNetSent = null;
 
@@ -170,13 +194,17 @@
     // then fill. Calls done(lines, confirmed) when finished or given up.
     function fillControlNet(source, done) {
         var field = controlNetUnit0BatchDir();
-        var independent = checkboxIn(controlNetUnit0("_controlnet_same_img2img_checkbox"));
-        if (independent && !independent.checked) {
-            independent.click();
-        }
+        var anchor = controlNetUnit0("_controlnet_same_img2img_checkbox");
+        var independent = checkboxIn(anchor);
         var tries = 0;
         (function step() {
             tries += 1;
+            if (anchor && !isShown(anchor)) {
+                revealControlNetUnit0(anchor);
+            }
+            if (independent && !independent.checked && (!anchor || isShown(anchor))) {
+                independent.click();
+            }
             field = controlNetUnit0BatchDir();
             var batchTab = field ? controlNetBatchButton(field) : null;
             if (batchTab && !isSelected(batchTab)) {

@@ -130,7 +130,8 @@ def test_send_says_what_it_filled_in_the_dfi_status(url):
 
 
 def test_send_opens_controlnets_hidden_panel_and_its_batch_tab_first(url):
-    """In img2img the unit's input tabs are hidden until "Upload independent control image" is ticked."""
+    """ControlNet's accordion starts closed, and in img2img the unit's input tabs are hidden until "Upload
+    independent control image" is ticked."""
     with _page_with_extension_js(url) as page:
         assert page.locator(UNIT_BOX).is_visible() is False
         _send(page)
@@ -186,6 +187,7 @@ def test_standin_controlnet_takes_the_folder_on_blur_not_from_the_box(url):
     with _page_with_extension_js(url) as page:
         page.locator("#tabs button", has_text="img2img").first.click()
         page.locator("#mode_img2img button", has_text="Batch").first.click()
+        page.locator("#controlnet .label-wrap").first.click()
         page.locator(INDEPENDENT).click()
         page.wait_for_timeout(500)
         page.evaluate(

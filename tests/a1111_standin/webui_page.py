@@ -5,6 +5,7 @@ sets a hidden mode box, as A1111 1.10 does), the batch directory boxes, and
 ControlNet unit 0 as the real sd-webui-controlnet 1.1.455 (``host`` "a1111")
 and Forge's built-in ControlNet (``host`` "forge") lay it out in img2img:
 
+- the unit sits in a "ControlNet" accordion that starts closed;
 - its input tabs sit in a panel that is hidden until "Upload independent
   control image" is ticked, and (un)ticking that box empties the unit's batch
   directory box;
@@ -71,18 +72,19 @@ def page(source: str, output: str, host: str = "a1111") -> gr.Blocks:
                 # ControlNet unit 0 in img2img.
                 input_mode = gr.State("simple")
                 unit_dir = gr.State("")
-                gr.Checkbox(label="Enable", elem_id=f"{UNIT}_controlnet_enable_checkbox")
-                independent = gr.Checkbox(
-                    label="Upload independent control image",
-                    elem_id=f"{UNIT}_controlnet_same_img2img_checkbox",
-                )
-                with gr.Group(visible=False) as panel, gr.Tabs():
-                    with gr.Tab(single_label) as single_tab:
-                        gr.Markdown("control image")
-                    with gr.Tab(batch_label) as batch_tab:
-                        unit_box = gr.Textbox(label="Input Directory", elem_id=f"{UNIT}_batch_image_dir")
-                    with gr.Tab(multi_label) as multi_tab:
-                        gr.Markdown("several images")
+                with gr.Accordion("ControlNet", open=False, elem_id="controlnet"):
+                    gr.Checkbox(label="Enable", elem_id=f"{UNIT}_controlnet_enable_checkbox")
+                    independent = gr.Checkbox(
+                        label="Upload independent control image",
+                        elem_id=f"{UNIT}_controlnet_same_img2img_checkbox",
+                    )
+                    with gr.Group(visible=False) as panel, gr.Tabs():
+                        with gr.Tab(single_label) as single_tab:
+                            gr.Markdown("control image")
+                        with gr.Tab(batch_label) as batch_tab:
+                            unit_box = gr.Textbox(label="Input Directory", elem_id=f"{UNIT}_batch_image_dir")
+                        with gr.Tab(multi_label) as multi_tab:
+                            gr.Markdown("several images")
                 for tab, value in ((single_tab, "simple"), (batch_tab, "batch"), (multi_tab, "merge")):
                     tab.select(lambda value=value: value, inputs=None, outputs=input_mode)
 
