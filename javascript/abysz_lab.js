@@ -2,9 +2,11 @@
  * Abysz LAB: "Send to img2img batch" (the multipass strategy of the original README).
  *
  * A1111 injects every javascript/*.js of an extension into its page. This file
- * uses A1111's own helpers (gradioApp, onUiLoaded, updateInput) and does
- * nothing outside the WebUI: the button stays hidden unless img2img's batch
- * directory fields exist and can be edited.
+ * uses A1111's own helpers (gradioApp, onUiLoaded, updateInput) where they
+ * exist: the button stays hidden unless img2img's batch directory fields exist
+ * and can be edited. The standalone app runs it too (abysz_lab.ui.build_ui),
+ * for the other job here: bringing a new status message into view when it
+ * lands below the fold.
  */
 (function () {
     "use strict";
