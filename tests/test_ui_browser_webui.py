@@ -2,9 +2,11 @@
 
 The stand-in page (tests/a1111_standin/webui_page.py) selects img2img's batch
 mode the way A1111 1.10 does (a sub-tab's select event) and lays out ControlNet
-unit 0 as the real sd-webui-controlnet (A1111) and Forge's built-in ControlNet
-do (hidden panel, the checkbox that empties the box, blur sync), so these tests
-see what an img2img batch run would receive after "Send to img2img batch".
+unit 0 as the real sd-webui-controlnet (A1111, gradio 3.41 environment) or
+Forge's built-in ControlNet (gradio 4 environments) do (closed accordion,
+hidden panel, the checkbox that empties the box, tab labels, blur sync), so
+these tests see what an img2img batch run would receive after "Send to img2img
+batch".
 """
 
 from __future__ import annotations
@@ -23,11 +25,19 @@ SOURCE = "/clips/walk/source"
 OUTPUT = "/clips/walk/stabilised/"
 
 
-@pytest.fixture(scope="module", params=["a1111", "forge"])
-def url(request, tmp_path_factory):
+def _host() -> str:
+    """The host whose ControlNet layout the stand-in takes: Mikubill's runs in A1111 (gradio 3.41), the
+    built-in one in Forge (gradio 4); one per environment keeps CI time down."""
+    import gradio
+
+    return "a1111" if gradio.__version__.startswith("3.") else "forge"
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
     work = tmp_path_factory.mktemp("webui")
     port = free_port()
-    command = [sys.executable, str(STANDIN / "webui_page.py"), str(port), SOURCE, OUTPUT, request.param]
+    command = [sys.executable, str(STANDIN / "webui_page.py"), str(port), SOURCE, OUTPUT, _host()]
     address = f"http://127.0.0.1:{port}/"
     with serving(command, work / "server.log", address):
         yield address
