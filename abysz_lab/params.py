@@ -43,6 +43,12 @@ class ParamSpec:
     choices: tuple[str, ...] | None = None
     odd: bool = False  # kernel sizes: only odd values are valid
     original: str = ""  # the name(s) this control had in the original extension
+    cli: str = ""  # said only on the command line (flags, what leaving it out means); ``help`` says the rest
+
+    @property
+    def cli_help(self) -> str:
+        """The help of the command-line flag: ``help`` plus what only the command line needs to say."""
+        return f"{self.help} {self.cli}" if self.cli else self.help
 
     @property
     def flag(self) -> str:
@@ -104,6 +110,7 @@ def param(
     choices: tuple[str, ...] | None = None,
     odd: bool = False,
     original: str = "",
+    cli: str = "",
 ) -> Any:
     """Declare a dataclass field carrying its range, default and help text."""
     meta = {
@@ -115,6 +122,7 @@ def param(
         "choices": choices,
         "odd": odd,
         "original": original,
+        "cli": cli,
     }
     return dataclasses.field(default=default, metadata={_KEY: meta})
 
@@ -178,7 +186,7 @@ def add_arguments(
         if bits or spec.choices or spec.kind is bool or spec.name in defaults:
             bits.append(shown)
         rng = f" [{', '.join(bits)}]" if bits else ""
-        text = f"{spec.help}{rng}".replace("%", "%%")  # argparse formats help with %
+        text = f"{spec.cli_help}{rng}".replace("%", "%%")  # argparse formats help with %
         if spec.kind is bool:
             parser.add_argument(
                 spec.flag, dest=spec.name, default=None, action=argparse.BooleanOptionalAction, help=text

@@ -82,13 +82,15 @@ class PlaygroundParams:
     preset: str = prm.param(
         "brightness-lock",
         label="Deflicker preset",
-        help="Name of a built-in or saved preset (see --list-presets).",
+        help="Name of a built-in or saved preset.",
+        cli="See --list-presets.",
     )
     strength: float = prm.param(
         1.0,
         label="Preset strength",
-        help="The preset's one strength control, 0 to 1; each preset says what it does (see --list-presets). "
-        "Leave it out on the command line to use the preset's recommended value.",
+        help="The preset's one strength control, 0 to 1; each preset says what it does. Picking a preset "
+        "sets its recommended value.",
+        cli="See --list-presets. Leave it out to use the preset's recommended value.",
         minimum=0.0,
         maximum=1.0,
         step=0.05,

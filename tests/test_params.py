@@ -89,3 +89,20 @@ def test_help_lists_choices_and_the_default_even_with_a_custom_default_text():
     assert "--image-format {png,jpg,webp}" in text
     assert "[default png]" in text
     assert "[0..240, default: the video's own]" in text
+
+
+def test_ui_help_speaks_of_the_ui_and_the_command_line_keeps_its_flags():
+    """The playground strength help once told UI users to "leave it out on the command line"."""
+    import argparse
+
+    from abysz_lab import analysis, video
+    from abysz_lab.playground import PlaygroundParams
+
+    classes = (DFIParams, PlaygroundParams, analysis.AnalysisParams, video.ExtractParams, video.AssembleParams)
+    every = [s for cls in classes for s in prm.specs(cls)]
+    assert [s.name for s in every if "--" in s.help or "command line" in s.help] == []
+    parser = argparse.ArgumentParser()
+    prm.add_arguments(parser, PlaygroundParams)
+    strength = next(a for a in parser._actions if a.dest == "strength")
+    assert "--list-presets" in strength.help
+    assert "Leave it out" in strength.help

@@ -69,7 +69,8 @@ def test_saved_settings_reach_the_tab(webui):
     script_callbacks.ui_settings_callback()
     shared.opts.abysz_lab_preview_frames = 7
     [(blocks, _, _)] = script_callbacks.ui_tabs_callback()
-    box = next(b for b in compat.iter_components(blocks) if common.config_key(b) == "DFI preview frame numbers")
+    key = "abysz_dfi_tab/Preview frame numbers"
+    box = next(b for b in compat.iter_components(blocks) if common.config_key(b) == key)
     assert "7 frames" in box.placeholder
     send = next(b for b in compat.iter_components(blocks) if getattr(b, "elem_id", "") == "abysz_dfi_send_img2img")
     assert send.visible

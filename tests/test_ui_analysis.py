@@ -122,7 +122,7 @@ def test_analysis_frames_limit_shortens_the_table(handlers, run):
 
 def test_analysis_with_an_empty_generated_box_asks_for_it(handlers, run):
     status, *others = handlers.run(analysis_values(run[0], ""))
-    assert "Enter the Analyze generated frames folder" in status
+    assert "Enter the generated frames folder" in status
     assert all(_is_update(o) for o in others)
 
 

@@ -53,9 +53,10 @@ def _set_slider(page, elem_id: str, value) -> None:
     number.press("Tab")
 
 
-def _status(page) -> str:
+def _status(page, box: str = "abysz_dfi_status") -> str:
+    """The text of a status line (the run's by default; the preview has its own, under its button)."""
     # gradio 3.41 repeats an HTML component's elem_id on its inner element: the outer block has both.
-    return page.locator("#abysz_dfi_status").first.inner_text()
+    return page.locator(f"#{box}").first.inner_text()
 
 
 def _fill_folders(page, demo: Path, output: Path) -> None:
@@ -72,7 +73,7 @@ def test_preview_masks_show_in_the_gallery(page, server, shots, tmp_path):
     page.wait_for_function("document.querySelectorAll('#abysz_dfi_preview_gallery img').length >= 4", timeout=60_000)
     page.locator("#abysz_dfi_preview_gallery").scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "1-preview-masks.png"), full_page=True)
-    assert "Masks for frames 10, 30" in _status(page)
+    assert "Masks for frames 10, 30" in _status(page, "abysz_dfi_preview_status")
     assert not (tmp_path / "unused").exists()
 
 

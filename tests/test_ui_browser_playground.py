@@ -47,9 +47,10 @@ def _fill(page, elem_id: str, text) -> None:
     box.press("Tab")
 
 
-def _status(page) -> str:
+def _status(page, box: str = "abysz_pg_status") -> str:
+    """The text of a status line (the run's by default; the preview has its own, under its button)."""
     # gradio 3.41 repeats an HTML component's elem_id on its inner element: the outer block has both.
-    return page.locator("#abysz_pg_status").first.inner_text()
+    return page.locator(f"#{box}").first.inner_text()
 
 
 def test_playground_preview_shows_before_after_stills_and_the_animation(page, server, shots):
@@ -63,7 +64,7 @@ def test_playground_preview_shows_before_after_stills_and_the_animation(page, se
     page.wait_for_selector("#abysz_pg_preview_animation img", timeout=60_000)
     page.locator("#abysz_pg_preview_gallery").scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "pg-1-preview.png"), full_page=True)
-    assert "frames 0 to 7" in _status(page)
+    assert "frames 0 to 7" in _status(page, "abysz_pg_preview_status")
     source = page.locator("#abysz_pg_preview_animation img").first.get_attribute("src")
     assert source.startswith("data:image/gif") or ".gif" in source
 

@@ -221,3 +221,19 @@ def test_a_run_after_a_cancelled_one_resumes_and_finishes(handlers, clip, tmp_pa
     status, *_ = handlers.run(dfi_values(clip.source, clip.generated, out))
     assert "12 of 12" in status
     assert "Resumed after frame" in status
+
+
+def test_a_run_whose_analysis_finds_ghosting_says_which_control_to_try(tmp_path):
+    """The classic demo with default settings leaves ghost rings: the status must name what to change."""
+    from abysz_lab.demo import make_demo_clip
+    from abysz_lab.ui import UISettings
+    from abysz_lab.ui.dfi_tab import DFIHandlers
+
+    clip = make_demo_clip(tmp_path / "demo", frames=36, width=256, height=192)
+    values = dfi_values(clip.source, clip.generated, tmp_path / "out", compare=False)
+    status = DFIHandlers(UISettings()).run(values)[0]
+    assert "Ghosting found" in status
+    assert "raise &#x27;DFI expand (deghost)&#x27; (e.g. to 5)" in status
+    # With a wider expand the same clip measures no ghosting, and the status stays quiet about it.
+    wider = dfi_values(clip.source, clip.generated, tmp_path / "out5", compare=False, expand=5)
+    assert "Ghosting found" not in DFIHandlers(UISettings()).run(wider)[0]

@@ -87,15 +87,54 @@ def test_a_registered_subtab_module_is_built_inside_its_own_tab(tmp_path, monkey
     assert box.value == "Extra"
 
 
-def test_a_subtab_reusing_a_label_fails_the_build(tmp_path, monkeypatch):
+def test_a_subtab_repeating_one_of_its_own_labels_fails_the_build(tmp_path, monkeypatch):
     from abysz_lab.ui import SUBTABS, SubTab, build_ui
 
     (tmp_path / "abysz_clash_tab_for_test.py").write_text(
-        "import gradio as gr\n\ndef build(ctx):\n    gr.Textbox(label='DFI output folder', elem_id='abysz_clash')\n"
+        "import gradio as gr\n\ndef build(ctx):\n"
+        "    gr.Textbox(label='Output folder', elem_id='abysz_clash_1')\n"
+        "    gr.Textbox(label='Output folder', elem_id='abysz_clash_2')\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(ValueError, match="DFI output folder"):
+    with pytest.raises(ValueError, match="abysz_clash_tab/Output folder"):
         build_ui(subtabs=[*SUBTABS, SubTab("Clash", "abysz_clash_tab", "abysz_clash_tab_for_test")])
+
+
+def _a1111_config_keys(blocks, tab_id="abysz_lab"):
+    """The ui-config.json keys A1111 1.10 files our values under (modules/ui_loadsave.py: add_block walks the
+    tree with path = tab id, a component's key is "<path>/<label or button text>/value", prefixed with
+    "customscript/<custom_script_source>/" when the component carries that attribute)."""
+    keys = []
+
+    def walk(block):
+        children = getattr(block, "children", None)
+        if children is not None:
+            for child in children:
+                walk(child)
+            return
+        name = getattr(block, "label", None) or (block.value if type(block).__name__ == "Button" else None)
+        if name is None:
+            return
+        key = f"{tab_id}/{name}/value"
+        source = getattr(block, "custom_script_source", None)
+        keys.append(f"customscript/{source}/{key}" if source is not None else key)
+
+    walk(blocks)
+    return keys
+
+
+@pytest.mark.parametrize("in_webui", [False, True])
+def test_plain_labels_still_get_one_a1111_config_key_each(in_webui):
+    from abysz_lab.ui import UISettings, build_ui
+
+    blocks = build_ui(UISettings(in_webui=in_webui))
+    keys = _a1111_config_keys(blocks)
+    assert len(keys) > 60
+    assert sorted(k for k in set(keys) if keys.count(k) > 1) == []
+    # Two sub-tabs (and two Tools sections) each have an "Output folder"; a prefix is no longer needed.
+    assert sum(k.endswith("/Output folder/value") for k in keys) >= 3
+    prefixed = [k for k in keys if k.split("/")[-2].startswith(("DFI ", "Playground ", "Tools ", "Analyze "))]
+    assert [k for k in prefixed if "DFI tolerance" not in k and "DFI expand" not in k] == []
 
 
 def test_settings_options_come_from_the_settings_dataclass():

@@ -127,7 +127,7 @@ def test_extract_from_an_upload_of_either_gradio_flavour(handlers, video, tmp_pa
 def test_extract_of_an_upload_without_an_output_folder_asks_for_one(handlers, video, tmp_path):
     status, first, folder = handlers.extract(extract_values(upload=str(video)))
     assert "abysz-msg-error" in status
-    assert "Enter the Tools frames output folder" in status
+    assert "Enter the frames output folder" in status
     assert _is_update(first)
     assert _is_update(folder)
 
@@ -231,7 +231,7 @@ def test_assemble_of_a_missing_folder_says_which(handlers, tmp_path):
 
 def test_assemble_with_an_empty_frames_box_asks_for_the_folder(handlers):
     status, *_ = handlers.assemble(assemble_values())
-    assert "Enter the Tools frames folder to assemble" in status
+    assert "Enter the frames folder to assemble" in status
 
 
 def test_assemble_to_a_wrong_extension_says_which_to_use(handlers, clip, tmp_path):
@@ -274,7 +274,7 @@ def test_compare_leaves_out_empty_panels(handlers, clip, tmp_path):
 
 def test_compare_with_no_folder_asks_for_one(handlers):
     status, shown = handlers.compare(compare_values())
-    assert "Enter at least one Tools compare folder" in status
+    assert "Enter at least one folder to compare" in status
     assert _is_update(shown)
 
 

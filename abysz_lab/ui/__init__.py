@@ -27,6 +27,7 @@ from abysz_lab.frames import FrameLimits, set_frame_limits
 TAB_ELEM_ID = "abysz_lab"  # A1111 tab id: ui-config keys, and the page element is "tab_abysz_lab"
 ROOT_ELEM_ID = "abysz_lab_root"  # our own wrapper inside the tab; style.css is scoped under it
 STYLE_FILE = Path(__file__).resolve().parents[2] / "style.css"
+SCRIPT_FILE = Path(__file__).resolve().parents[2] / "javascript" / "abysz_lab.js"  # A1111 injects it itself
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ def build_ui(settings: UISettings | None = None, *, subtabs: list[SubTab] | None
     """
     import gradio as gr
 
-    from abysz_lab.ui import common
+    from abysz_lab.ui import common, compat
 
     settings = settings or UISettings()
     css = STYLE_FILE.read_text(encoding="utf-8") if not settings.in_webui and STYLE_FILE.is_file() else None
@@ -188,8 +189,11 @@ def build_ui(settings: UISettings | None = None, *, subtabs: list[SubTab] | None
             gr.HTML('<h1 class="abysz-title">Abysz LAB</h1>', elem_id="abysz_lab_title")
         with gr.Tabs(elem_id="abysz_lab_tabs"):
             for sub in subtabs or SUBTABS:
-                with gr.Tab(sub.title, id=sub.elem_id, elem_id=sub.elem_id):
+                with gr.Tab(sub.title, id=sub.elem_id, elem_id=sub.elem_id) as tab:
                     importlib.import_module(sub.module).build(TabContext(settings, sub))
+                common.scope_config_keys(tab, sub.elem_id)
+        if not settings.in_webui and SCRIPT_FILE.is_file():
+            compat.run_script_on_load(blocks, SCRIPT_FILE.read_text(encoding="utf-8"))
     common.check_unique_labels(blocks)
     return blocks
 

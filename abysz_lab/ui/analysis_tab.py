@@ -86,8 +86,8 @@ class AnalysisHandlers:
         self.guard = guard or common.RunGuard("analysis")
 
     def _folders(self, values: Mapping[str, Any]) -> tuple[Any, Any, Any]:
-        source = common.path_box(values.get("source"), "the Analyze source frames folder")
-        generated = common.path_box(values.get("generated"), "the Analyze generated frames folder")
+        source = common.path_box(values.get("source"), "the source frames folder")
+        generated = common.path_box(values.get("generated"), "the generated frames folder")
         return source, generated, common.path_box(values.get("output"), "", optional=True)
 
     def run(self, values: Mapping[str, Any], progress: Callable[..., Any] | None = None) -> tuple[Any, ...]:
@@ -96,7 +96,7 @@ class AnalysisHandlers:
         try:
             params = common.params_from_values(AnalysisParams, values)
             source, generated, output = self._folders(values)
-            limit = common.whole_number(values.get("frames_limit") or 0, "Analyze frames limit (0 = all frames)")
+            limit = common.whole_number(values.get("frames_limit") or 0, "Frames limit (0 = all frames)")
             report_folder = common.path_box(values.get("report_folder"), "", optional=True)
             with self.guard.run() as token:
                 result = analyze_folders(
@@ -165,11 +165,11 @@ def build(ctx: TabContext) -> AnalysisHandlers:
     )
     inputs: dict[str, Any] = {}
     folders = (
-        ("source", "Analyze source frames folder", "The original video's frames.", settings.source),
-        ("generated", "Analyze generated frames folder", "img2img's frames, before stabilising.", settings.generated),
+        ("source", "Source frames folder", "The original video's frames.", settings.source),
+        ("generated", "Generated frames folder", "img2img's frames, before stabilising.", settings.generated),
         (
             "output",
-            "Analyze output frames folder",
+            "Output frames folder",
             "Optional: the stabilised frames (DFI or deflicker output). Empty: measure the generated frames only.",
             settings.output,
         ),
@@ -177,11 +177,11 @@ def build(ctx: TabContext) -> AnalysisHandlers:
     with gr.Row(elem_id="abysz_an_folders"):
         for name, label, info, value in folders:
             inputs[name] = compat.component(gr.Textbox, label=label, info=info, value=value, elem_id=f"abysz_an_{name}")
-    with gr.Accordion("Analyze settings", open=False, elem_id="abysz_an_params"), gr.Row():
-        inputs.update(common.param_widgets(AnalysisParams, elem_prefix="abysz_an", label_prefix="Analyze "))
+    with gr.Accordion("Settings", open=False, elem_id="abysz_an_params"), gr.Row():
+        inputs.update(common.param_widgets(AnalysisParams, elem_prefix="abysz_an"))
         inputs["frames_limit"] = compat.component(
             gr.Number,
-            label="Analyze frames limit",
+            label="Frames limit",
             value=0,
             precision=0,
             info="Analyse only the first frames (0 = all).",
@@ -189,22 +189,21 @@ def build(ctx: TabContext) -> AnalysisHandlers:
         )
         inputs["report_folder"] = compat.component(
             gr.Textbox,
-            label="Analyze report folder",
+            label="Report folder",
             info="Optional: write analysis.json, analysis.csv, the plot and the heat map here.",
             elem_id="abysz_an_report_folder",
         )
     with gr.Row(elem_id="abysz_an_buttons"):
         run_button = compat.component(gr.Button, value="Analyze", variant="primary", elem_id="abysz_an_run")
         cancel_button = compat.component(gr.Button, value="Cancel analysis", variant="stop", elem_id="abysz_an_cancel")
-    status = compat.component(gr.HTML, value="", elem_id="abysz_an_status")
-    plot = compat.component(
-        gr.Image, label="Analyze per-frame plot", type="numpy", interactive=False, elem_id="abysz_an_plot"
-    )
+    busy_note = common.status_box("abysz_an_busy")  # "already going", for a second click on Analyze
+    status = common.status_box("abysz_an_status")
+    plot = compat.component(gr.Image, label="Per-frame plot", type="numpy", interactive=False, elem_id="abysz_an_plot")
     with gr.Row(elem_id="abysz_an_heatmap_row"):
         with gr.Column(scale=1):
             heatmap_frame = compat.component(
                 gr.Slider,
-                label="Analyze heat map frame",
+                label="Heat map frame",
                 minimum=1,
                 maximum=2,
                 step=1,
@@ -215,11 +214,11 @@ def build(ctx: TabContext) -> AnalysisHandlers:
             heatmap_button = compat.component(gr.Button, value="Show heat map", elem_id="abysz_an_heatmap_show")
             caption = compat.component(gr.HTML, value="", elem_id="abysz_an_heatmap_caption")
         heatmap = compat.component(
-            gr.Image, label="Analyze flicker heat map", type="numpy", interactive=False, elem_id="abysz_an_heatmap"
+            gr.Image, label="Flicker heat map", type="numpy", interactive=False, elem_id="abysz_an_heatmap"
         )
     table = compat.component(
         gr.Dataframe,
-        label="Analyze per-frame figures",
+        label="Per-frame figures",
         headers=TABLE_HEADERS,
         datatype=["str"] * len(TABLE_HEADERS),
         interactive=False,
@@ -227,7 +226,10 @@ def build(ctx: TabContext) -> AnalysisHandlers:
         elem_id="abysz_an_table",
     )
     inputs["heatmap_frame"] = heatmap_frame
-    common.wire_run(run_button.click, handlers.run, inputs, [status, table, plot, heatmap, heatmap_frame, caption])
+    run_event = common.wire_run(
+        run_button.click, handlers.run, inputs, [status, table, plot, heatmap, heatmap_frame, caption]
+    )
+    common.answer_repeated_clicks(run_button.click, run_event, handlers.guard, busy_note)
     compat.on(cancel_button.click, handlers.cancel, inputs=[], outputs=[status], queue=False)
     for event in (heatmap_button.click, heatmap_frame.release):
         common.wire_run(

@@ -45,17 +45,10 @@ def help_text(spec: prm.ParamSpec) -> str:
     return spec.help
 
 
-def prefixed_label(prefix: str, label: str) -> str:
-    """``prefix`` + ``label`` reading as one phrase: "Tools extract frames per second", "DFI tolerance"."""
-    if prefix and label[:1].isupper() and label[1:2].islower():  # leave acronyms (DFI, PSNR) alone
-        label = label[0].lower() + label[1:]
-    return f"{prefix}{label}"
-
-
-def param_widget(spec: prm.ParamSpec, *, elem_prefix: str, label_prefix: str = "") -> Any:
+def param_widget(spec: prm.ParamSpec, *, elem_prefix: str) -> Any:
     """One gradio control for one parameter: Checkbox, Dropdown, Slider, Number or Textbox."""
     common = {
-        "label": prefixed_label(label_prefix, spec.label),
+        "label": spec.label,
         "info": help_text(spec),
         "elem_id": f"{elem_prefix}_{spec.name}",
         "interactive": True,
@@ -74,19 +67,19 @@ def param_widget(spec: prm.ParamSpec, *, elem_prefix: str, label_prefix: str = "
     return compat.component(gr.Textbox, value=str(spec.default), **common)
 
 
-def run_option_widgets(label_prefix: str, elem_prefix: str) -> dict[str, Any]:
+def run_option_widgets(elem_prefix: str) -> dict[str, Any]:
     """The "overwrite" and "resume" checkboxes every tab that writes a folder of frames offers."""
     return {
         "overwrite": compat.component(
             gr.Checkbox,
-            label=f"{label_prefix}overwrite same-named files",
+            label="Overwrite same-named files",
             value=False,
             info="Allow replacing files in the output folder that Abysz LAB did not write.",
             elem_id=f"{elem_prefix}_overwrite",
         ),
         "resume": compat.component(
             gr.Checkbox,
-            label=f"{label_prefix}resume an interrupted run",
+            label="Resume an interrupted run",
             value=True,
             info="Continue after the last whole frame when the same run was stopped.",
             elem_id=f"{elem_prefix}_resume",
@@ -94,12 +87,12 @@ def run_option_widgets(label_prefix: str, elem_prefix: str) -> dict[str, Any]:
     }
 
 
-def param_widgets(cls: type, *, elem_prefix: str, label_prefix: str = "") -> dict[str, Any]:
+def param_widgets(cls: type, *, elem_prefix: str) -> dict[str, Any]:
     """A control per declared field of ``cls``, keyed by field name, in declaration order.
 
     Call it inside the layout (Row/Column) where the controls should appear.
     """
-    return {s.name: param_widget(s, elem_prefix=elem_prefix, label_prefix=label_prefix) for s in prm.specs(cls)}
+    return {s.name: param_widget(s, elem_prefix=elem_prefix) for s in prm.specs(cls)}
 
 
 def params_from_values(cls: type, values: Mapping[str, Any]) -> Any:
@@ -122,11 +115,14 @@ class RunGuard:
     second click would start a second run writing into the same folder.
     """
 
+    CLICK_GRACE_S = 5.0
+
     def __init__(self, what: str) -> None:
         self.what = what
         self._lock = threading.Lock()
         self._token: CancelToken | None = None
         self._started = ""
+        self._asked_at: float | None = None  # when a click on the run button was seen; None once answered
 
     @property
     def busy(self) -> bool:
@@ -150,6 +146,30 @@ class RunGuard:
         finally:
             self._token = None
             self._lock.release()
+
+    def note_click(self) -> str:
+        """Record a click on the run button: the note for a click while a run is going, else ''.
+
+        gradio drops a second click of a button whose run is still pending
+        (gradio 4's trigger_mode "once"; A1111 on 3.41 showed the same), so the
+        run itself never hears it: this answers from a second, unqueued event.
+        A click within a few seconds of the last one counts too, since the run
+        may not hold the guard yet.
+        """
+        now = time.monotonic()
+        recent = self._asked_at is not None and now - self._asked_at < self.CLICK_GRACE_S
+        if self.busy or recent:
+            started = f" (started at {self._started})" if self.busy and self._started else ""
+            return message(
+                f"A {self.what} run is already going{started}: wait for it to finish, or press Cancel.", "warning"
+            )
+        self._asked_at = now
+        return ""
+
+    def click_answered(self) -> str:
+        """The run asked for by the last click has answered: clear the note."""
+        self._asked_at = None
+        return ""
 
     def cancel(self) -> bool:
         """Ask the current run to stop after its current frame; False when nothing is running."""
@@ -310,10 +330,10 @@ def wire_run(
     outputs: list,
     *,
     status: Any = None,
-) -> None:
+) -> Any:
     """Attach a long run to ``event`` (e.g. ``button.click``): ``handler(values by control name, gr.Progress)``.
 
-    No gradio concurrency limit (our RunGuard answers a second click) and the
+    Returns the event (for ``.then``). No gradio concurrency limit (our RunGuard answers a second click) and the
     unexpected-error boundary of :func:`at_boundary`.
     """
     names = list(inputs)
@@ -323,7 +343,26 @@ def wire_run(
         return handler(dict(zip(names, values, strict=True)), progress)
 
     guarded = at_boundary(on_run, outputs, status)
-    compat.on(event, guarded, inputs=[inputs[n] for n in names], outputs=outputs, unlimited=True)
+    return compat.on(event, guarded, inputs=[inputs[n] for n in names], outputs=outputs, unlimited=True)
+
+
+def status_box(elem_id: str) -> Any:
+    """The status line of a button: place it right under the button's row.
+
+    The ``abysz-status`` class lets javascript/abysz_lab.js bring a new message
+    into view when it lands below the fold.
+    """
+    return compat.component(gr.HTML, value="", elem_id=elem_id, elem_classes=["abysz-status"])
+
+
+def answer_repeated_clicks(event: Any, run: Any, guard: RunGuard, note: Any) -> None:
+    """Make ``note`` (a :func:`status_box` under a run button) say a run is going when the button is clicked again.
+
+    ``event`` is the button's click listener and ``run`` what :func:`wire_run`
+    returned for it. The note clears when the run's answer arrives.
+    """
+    compat.on(event, guard.note_click, inputs=[], outputs=[note], queue=False, unlimited=True)
+    compat.then(run, guard.click_answered, outputs=[note])
 
 
 def to_display(image_bgr: np.ndarray, max_side: int = 768) -> np.ndarray:
@@ -344,14 +383,37 @@ def to_display(image_bgr: np.ndarray, max_side: int = 768) -> np.ndarray:
 # --- checks over a built tab ------------------------------------------------------------------------
 
 
+# A1111 (and Forge) file a component's saved value in ui-config.json under "<tab id>/<label>/<field>",
+# whatever sub-tab it sits in (modules/ui_loadsave.py, 1.10; elem_id plays no part), and put
+# "customscript/<source>/" in front when the component carries ``custom_script_source`` (which they set
+# on the controls of scripts). Setting it per sub-tab (and per section where a sub-tab repeats a
+# label) gives each "Output folder" its own key, so labels read as a person would write them instead
+# of carrying "DFI ...", "Playground ..." prefixes to stay unique.
+CONFIG_SCOPE_ATTR = "custom_script_source"
+
+
+def scope_config_keys(block: Any, scope: str) -> None:
+    """File the saved values of every component inside ``block`` under ``scope`` (see CONFIG_SCOPE_ATTR).
+
+    Components that already have a scope (a section inside a sub-tab) keep it,
+    so scope the innermost blocks first.
+    """
+    for child in compat.iter_children(block):
+        if not compat.is_layout(child) and getattr(child, CONFIG_SCOPE_ATTR, None) is None:
+            setattr(child, CONFIG_SCOPE_ATTR, scope)
+
+
 def config_key(block: Any) -> str | None:
-    """The name A1111's ui-config.json files a component under (its label, or a button's text)."""
+    """The name A1111's ui-config.json files a component under: ``scope/label`` (a button: its text)."""
     if compat.is_layout(block):
         return None
     if compat.is_button(block):
-        return str(block.value) if block.value is not None else None
-    label = getattr(block, "label", None)
-    return str(label) if label else None
+        name = str(block.value) if block.value is not None else None
+    else:
+        label = getattr(block, "label", None)
+        name = str(label) if label else None
+    scope = getattr(block, CONFIG_SCOPE_ATTR, None)
+    return f"{scope}/{name}" if name is not None and scope else name
 
 
 def duplicate_labels(blocks: gr.Blocks) -> list[str]:
@@ -361,11 +423,12 @@ def duplicate_labels(blocks: gr.Blocks) -> list[str]:
 
 
 def check_unique_labels(blocks: gr.Blocks) -> None:
-    """Raise ValueError when two components share a label: A1111 would file their saved values together."""
+    """Raise ValueError when two components share a label in one scope: A1111 would file their values together."""
     dupes = duplicate_labels(blocks)
     if dupes:
         msg = (
             f"Abysz LAB tab: these labels are used by more than one component: {', '.join(dupes)}. "
-            "A1111's ui-config.json keys saved values by tab and label, so each must be unique in the tab."
+            "A1111's ui-config.json keys saved values by label (within a sub-tab or section, see "
+            "scope_config_keys), so each must be unique there."
         )
         raise ValueError(msg)

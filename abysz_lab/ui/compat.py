@@ -76,6 +76,23 @@ def on(event: Any, fn: Any, *, inputs: list, outputs: list, queue: bool = True, 
     return event(fn, inputs=inputs, outputs=outputs, queue=queue, show_progress="full" if queue else "hidden", **extra)
 
 
+def then(dependency: Any, fn: Any, *, outputs: list) -> Any:
+    """Run ``fn`` (no inputs, not queued) once the event ``dependency`` has answered."""
+    return dependency.then(fn, inputs=[], outputs=outputs, queue=False)
+
+
+def run_script_on_load(blocks: gr.Blocks, script: str) -> None:
+    """Run JavaScript ``script`` when the standalone app's page loads (A1111 injects ours itself).
+
+    Both versions run a load event's JavaScript function: ``_js`` in 3.41, ``js`` in 4.x.
+    """
+    function = f"() => {{\n{script}\n}}"
+    if "js" in _accepted(blocks.load):
+        blocks.load(None, inputs=None, outputs=None, js=function)
+    else:
+        blocks.load(None, inputs=None, outputs=None, _js=function)
+
+
 def enable_queue(blocks: gr.Blocks, concurrency: int) -> gr.Blocks:
     """Turn the queue on for the standalone app (never called inside A1111, which does it itself)."""
     if "default_concurrency_limit" in _accepted(blocks.queue):
@@ -86,6 +103,13 @@ def enable_queue(blocks: gr.Blocks, concurrency: int) -> gr.Blocks:
 def iter_components(blocks: gr.Blocks) -> Iterator[Any]:
     """Every block of ``blocks`` (components and layouts), in creation order."""
     yield from blocks.blocks.values()
+
+
+def iter_children(block: Any) -> Iterator[Any]:
+    """Every block inside the layout ``block`` (depth first), not ``block`` itself."""
+    for child in getattr(block, "children", None) or []:
+        yield child
+        yield from iter_children(child)
 
 
 def is_button(block: Any) -> bool:

@@ -67,6 +67,34 @@ def analysis_html(result: analysis.AnalysisResult) -> str:
     return line + explain + "".join(common.message(w, "warning") for w in result.warnings)
 
 
+# Above this trail opacity the status suggests what to change. The classic demo with the default settings
+# measures about 18 % (clear ghost rings in its last frame); motion mode about 1-3 %; no trails read 0.
+GHOSTING_HINT_PCT = 5.0
+
+
+def ghosting_hint(result: analysis.AnalysisResult, params: DFIParams) -> str:
+    """What to try when the analysis finds ghosting (named as the controls are labelled), or ''."""
+    found = result.summary.ghosting_pct
+    if not found >= GHOSTING_HINT_PCT:  # also False for NaN (no moving pixels)
+        return ""
+    specs = {s.name: s for s in prm.specs(DFIParams)}
+    tries = []
+    expand = specs.get("expand")
+    if expand is not None and (expand.maximum is None or params.expand < expand.maximum):
+        bigger = max(5, params.expand + 4) | 1  # an odd kernel grows the mask evenly on every side
+        example = f" (e.g. to {bigger})" if expand.maximum is None or bigger <= expand.maximum else ""
+        tries.append(f"raise '{expand.label}'{example}")
+    if "tolerance" in specs and params.tolerance > (specs["tolerance"].minimum or 0):
+        tries.append(f"lower '{specs['tolerance'].label}'")
+    mode = specs.get("mode")
+    if mode is not None and mode.choices and "motion" in mode.choices and getattr(params, "mode", "") != "motion":
+        tries.append(f"set '{mode.label}' to motion")
+    return (
+        f"Ghosting found: trails of about {found:.0f} % opacity behind moving things (look at the last "
+        f"frame). Try: {'; or '.join(tries)}."
+    )
+
+
 def phase_progress(progress: Callable[..., Any] | None) -> pipeline.PhaseCallback:
     """Adapt a ``gr.Progress`` to the pipeline's phase reports: "DFI (step 2 of 4): frame_0003.png"."""
 
@@ -210,7 +238,7 @@ class DFIHandlers:
         for item in items:
             caption = f"frame {item.number} ({item.name})"
             gallery.append((common.to_display(item.mask), f"Mask, {caption}: {item.held_pct:.1f}% held"))
-            gallery.append((common.to_display(item.overlay), f"Held areas over the source, {caption}"))
+            gallery.append((common.to_display(item.overlay), f"Held (blue), {caption}"))
         text = (
             f"Masks for frames {', '.join(str(i.number) for i in items)}. White (and blue over the source) "
             "is held from the previous output; black is refreshed from the generated frame."
@@ -250,9 +278,9 @@ class DFIHandlers:
             done = self._queued("dfi (tab)", stabilise, writes=writes, reads=list(paths.values()), progress=progress)
         except AbyszError as exc:
             return common.error_message(exc), *[gr.update()] * (self.RUN_OUTPUTS - 1)
-        return self._result(done).outputs()
+        return self._result(done, params).outputs()
 
-    def _result(self, done: pipeline.StabiliseResult) -> RunResult:
+    def _result(self, done: pipeline.StabiliseResult, params: DFIParams) -> RunResult:
         """What the tab shows of a finished pipeline run."""
         summary = done.dfi
         figures = [*common.run_rows(summary), ("Output folder", str(summary.output))]
@@ -266,6 +294,8 @@ class DFIHandlers:
             result.comparison = self.served.serve(done.comparison, "compare_mp4")
         if done.analysis is not None:
             result.analysis = analysis_html(done.analysis)
+            if hint := ghosting_hint(done.analysis, params):
+                result.notes.append(common.message(hint, "warning"))
             result.plot = common.to_display(analysis.plot_image(done.analysis), max_side=1100)
         result.notes += [common.message(p, "error") for p in done.problems]
         if done.cancelled:
@@ -307,7 +337,7 @@ def build(ctx: TabContext) -> DFIHandlers:
     with gr.Row(elem_id="abysz_dfi_folders"):
         inputs["source"] = compat.component(
             tb,
-            label="DFI source frames folder or video",
+            label="Source frames (folder or video)",
             value=settings.source,
             placeholder="e.g. C:\\video\\frames or C:\\video\\clip.mp4",
             info="The ORIGINAL video's frames (what you fed img2img), or the video itself.",
@@ -315,7 +345,7 @@ def build(ctx: TabContext) -> DFIHandlers:
         )
         inputs["generated"] = compat.component(
             tb,
-            label="DFI generated frames folder or video",
+            label="Generated frames (folder or video)",
             value=settings.generated,
             placeholder="e.g. C:\\video\\img2img",
             info="img2img's output frames, same order (paired by natural sort), or a video of them. "
@@ -324,58 +354,60 @@ def build(ctx: TabContext) -> DFIHandlers:
         )
         inputs["output"] = compat.component(
             tb,
-            label="DFI output folder",
+            label="Output folder",
             value=settings.output,
             placeholder=f"empty: <generated folder>{OUTPUT_SUFFIX}",
             info="Created if missing; never one of the input folders.",
             elem_id="abysz_dfi_output",
         )
     gr.Markdown(MODE_HINT, elem_id="abysz_dfi_mode_hint")
-    with gr.Accordion("DFI parameters", open=True, elem_id="abysz_dfi_params"), gr.Row():
+    with gr.Accordion("Parameters", open=True, elem_id="abysz_dfi_params"), gr.Row():
         specs = prm.specs(DFIParams)
         half = (len(specs) + 1) // 2
         for column_specs in (specs[:half], specs[half:]):
             with gr.Column():
                 for spec in column_specs:
                     inputs[spec.name] = common.param_widget(spec, elem_prefix="abysz_dfi")
-    with gr.Accordion("DFI run options", open=False, elem_id="abysz_dfi_options"), gr.Row():
+    with gr.Accordion("Run options", open=False, elem_id="abysz_dfi_options"), gr.Row():
         inputs["frames_limit"] = compat.component(
             gr.Number,
-            label="DFI frames limit",
+            label="Frames limit",
             value=0,
             precision=0,
             info="Stop after this many frames (0 = all): try settings on a short stretch first.",
             elem_id="abysz_dfi_frames_limit",
         )
-        inputs.update(common.run_option_widgets("DFI ", "abysz_dfi"))
+        inputs.update(common.run_option_widgets("abysz_dfi"))
     with gr.Row(elem_id="abysz_dfi_preview_row"):
         inputs["preview_frames"] = compat.component(
             tb,
-            label="DFI preview frame numbers",
+            label="Preview frame numbers",
             placeholder=f"e.g. 5, 12, 30 (empty: {settings.preview_frames} frames spread over the clip)",
             elem_id="abysz_dfi_preview_frames",
             scale=3,
         )
         preview_button = compat.component(gr.Button, value="Preview masks", elem_id="abysz_dfi_preview", scale=1)
+    preview_status = common.status_box("abysz_dfi_preview_status")
     preview_gallery = compat.component(
         gr.Gallery,
-        label="DFI mask previews",
+        label="Mask previews",
         columns=4,
         height="auto",
         object_fit="contain",
         elem_id="abysz_dfi_preview_gallery",
+        elem_classes=["abysz-gallery"],  # style.css: no inner scroll, tiles in the frames' own shape
     )
     with gr.Row(elem_id="abysz_dfi_after_run"):
         inputs["compare"] = compat.component(
             gr.Checkbox,
-            label="DFI make a comparison video",
+            label="Make a comparison video",
             value=True,
             info=f"After DFI: original | generated | stabilised as <output>{COMPARE_SUFFIX}.mp4, played below.",
             elem_id="abysz_dfi_compare",
         )
         inputs["analyze"] = compat.component(
             gr.Checkbox,
-            label="DFI analyse flicker",
+            label="Analyse flicker",
             value=True,
             info="After DFI: how much flicker went, how much of the render stayed, how much ghosting.",
             elem_id="abysz_dfi_analyze",
@@ -390,32 +422,33 @@ def build(ctx: TabContext) -> DFIHandlers:
             elem_id="abysz_dfi_send_img2img",
             elem_classes=["abysz-send-img2img", "abysz-hidden"],  # javascript/abysz_lab.js shows it where usable
         )
-    status = compat.component(gr.HTML, value="", elem_id="abysz_dfi_status")
+    busy_note = common.status_box("abysz_dfi_busy")  # "already going", for a second click on Run
+    status = common.status_box("abysz_dfi_status")
     with gr.Row(elem_id="abysz_dfi_result_row"):
         first_frame = compat.component(
             gr.Image,
-            label="DFI first output frame",
+            label="First output frame",
             type="numpy",
             interactive=False,
             elem_id="abysz_dfi_first_frame",
         )
         last_frame = compat.component(
             gr.Image,
-            label="DFI last output frame",
+            label="Last output frame",
             type="numpy",
             interactive=False,
             elem_id="abysz_dfi_last_frame",
         )
     last_output = compat.component(
         tb,
-        label="DFI last output folder",
+        label="Last output folder",
         interactive=False,
         elem_id="abysz_dfi_last_output",
         info="Filled after a run; 'Send to img2img batch' uses it.",
     )
     compare_video = compat.component(
         gr.Video,
-        label="DFI comparison video",
+        label="Comparison video",
         show_label=False,  # the video carries its own labels; gradio's badge would cover "original"
         interactive=False,
         elem_id="abysz_dfi_compare_video",
@@ -423,18 +456,21 @@ def build(ctx: TabContext) -> DFIHandlers:
     analysis_summary = compat.component(gr.HTML, value="", elem_id="abysz_dfi_analysis")
     analysis_plot = compat.component(
         gr.Image,
-        label="DFI flicker plot",
+        label="Flicker plot",
         type="numpy",
         interactive=False,
         elem_id="abysz_dfi_analysis_plot",
     )
 
-    common.wire_run(preview_button.click, handlers.preview, inputs, [preview_gallery, status], status=status)
     common.wire_run(
+        preview_button.click, handlers.preview, inputs, [preview_gallery, preview_status], status=preview_status
+    )
+    run_event = common.wire_run(
         run_button.click,
         handlers.run,
         inputs,
         [status, first_frame, last_frame, last_output, compare_video, analysis_summary, analysis_plot],
     )
+    common.answer_repeated_clicks(run_button.click, run_event, handlers.guard, busy_note)
     compat.on(cancel_button.click, handlers.cancel, inputs=[], outputs=[status], queue=False)
     return handlers

@@ -26,7 +26,7 @@ from abysz_lab.jobs import CancelToken, RunSummary
 from abysz_lab.ui import TabContext, UISettings, common, compat
 
 OUTPUT_SUFFIX = "_deflicker"
-INPUT_WHAT = "the Playground input frames folder"
+INPUT_WHAT = "the input frames folder"
 TEMP_FOLDER_PREFIX = "abysz_lab_playground_"
 KEEP_ANIMATIONS = 2  # per session: the one on screen and the one being replaced
 PREVIEW_COUNT_MAX = 24
@@ -263,8 +263,8 @@ class PlaygroundHandlers:
         try:
             params = common.params_from_values(pg.PlaygroundParams, values)
             source = common.path_box(values.get("input"), INPUT_WHAT)
-            start = common.whole_number(values.get("preview_start", 0), "Playground preview start frame", 0)
-            count = common.whole_number(values.get("preview_count", 8), "Playground preview frame count", 1)
+            start = common.whole_number(values.get("preview_start", 0), "Preview start frame", 0)
+            count = common.whole_number(values.get("preview_count", 8), "Preview frame count", 1)
             result = pg.preview(source, params, start=start, count=count, folder=self.preset_folder)
         except AbyszError as exc:
             return gr.update(), gr.update(), common.error_message(exc)
@@ -377,7 +377,7 @@ def build(ctx: TabContext) -> PlaygroundHandlers:
     with gr.Row(elem_id="abysz_pg_folders"):
         inputs["input"] = compat.component(
             tb,
-            label="Playground input frames folder",
+            label="Input frames folder",
             value=ctx.settings.generated,
             placeholder="e.g. C:\\video\\img2img",
             info="The frames to deflicker (e.g. img2img's output, or a DFI output). Never changed.",
@@ -385,7 +385,7 @@ def build(ctx: TabContext) -> PlaygroundHandlers:
         )
         inputs["output"] = compat.component(
             tb,
-            label="Playground output folder",
+            label="Output folder",
             placeholder=f"empty: <input folder>{OUTPUT_SUFFIX}",
             info="Created if missing; never the input folder. Same file names as the input.",
             elem_id="abysz_pg_output",
@@ -398,14 +398,14 @@ def build(ctx: TabContext) -> PlaygroundHandlers:
                 gr.Dropdown,
                 choices=titles,
                 value=default,
-                label=f"Playground {specs['preset'].label.lower()}",
+                label=specs["preset"].label,
                 info="Picking a preset sets its recommended strength and window.",
                 interactive=True,
                 elem_id="abysz_pg_preset",
             )
             inputs["preset"] = preset
             for name in ("strength", "window", "engine"):
-                inputs[name] = common.param_widget(specs[name], elem_prefix="abysz_pg", label_prefix="Playground ")
+                inputs[name] = common.param_widget(specs[name], elem_prefix="abysz_pg")
         with gr.Column(scale=3):
             preset_info = compat.component(
                 gr.HTML,
@@ -415,7 +415,7 @@ def build(ctx: TabContext) -> PlaygroundHandlers:
     with gr.Row(elem_id="abysz_pg_preview_row"):
         inputs["preview_start"] = compat.component(
             gr.Number,
-            label="Playground preview start frame",
+            label="Preview start frame",
             value=0,
             precision=0,
             info="First frame shown (0 = the first frame of the folder).",
@@ -423,7 +423,7 @@ def build(ctx: TabContext) -> PlaygroundHandlers:
         )
         inputs["preview_count"] = compat.component(
             gr.Slider,
-            label="Playground preview frame count",
+            label="Preview frame count",
             minimum=1,
             maximum=PREVIEW_COUNT_MAX,
             step=1,
@@ -432,28 +432,29 @@ def build(ctx: TabContext) -> PlaygroundHandlers:
             elem_id="abysz_pg_preview_count",
         )
         preview_button = compat.component(gr.Button, value="Preview deflicker", elem_id="abysz_pg_preview")
-    with gr.Row(elem_id="abysz_pg_preview_result"):
-        gallery = compat.component(
-            gr.Gallery,
-            label="Playground before | after",
-            columns=2,
-            height="auto",
-            object_fit="contain",
-            elem_id="abysz_pg_preview_gallery",
-            scale=3,
-        )
-        animation = compat.component(
-            gr.Image,
-            label="Playground animated preview (before | after)",
-            type="filepath",
-            interactive=False,
-            elem_id="abysz_pg_preview_animation",
-            scale=2,
-        )
-    with gr.Accordion("Playground apply options", open=False, elem_id="abysz_pg_options"), gr.Row():
+    preview_status = common.status_box("abysz_pg_preview_status")
+    # The before|after pairs are twice as wide as a frame: the gallery gets the full width, and
+    # style.css gives each tile the pair's shape instead of a square.
+    gallery = compat.component(
+        gr.Gallery,
+        label="Before | after",
+        columns=2,
+        height="auto",
+        object_fit="contain",
+        elem_id="abysz_pg_preview_gallery",
+        elem_classes=["abysz-gallery"],
+    )
+    animation = compat.component(
+        gr.Image,
+        label="Animated preview (before | after)",
+        type="filepath",
+        interactive=False,
+        elem_id="abysz_pg_preview_animation",
+    )
+    with gr.Accordion("Apply options", open=False, elem_id="abysz_pg_options"), gr.Row():
         inputs["original"] = compat.component(
             tb,
-            label="Playground original frames folder (optional)",
+            label="Original frames folder (optional)",
             placeholder="e.g. C:\\video\\frames",
             info="The original video's frames, only for measuring the result: with them the tab shows the "
             "motion-compensated flicker figure and plot; without, brightness pumping and fidelity.",
@@ -461,39 +462,38 @@ def build(ctx: TabContext) -> PlaygroundHandlers:
         )
         inputs["measure"] = compat.component(
             gr.Checkbox,
-            label="Playground measure flicker after applying",
+            label="Measure flicker after applying",
             value=True,
             info="Compare input and output frames after the run (takes about as long again).",
             elem_id="abysz_pg_measure",
         )
-        inputs.update(common.run_option_widgets("Playground ", "abysz_pg"))
+        inputs.update(common.run_option_widgets("abysz_pg"))
     with gr.Row(elem_id="abysz_pg_buttons"):
         apply_button = compat.component(gr.Button, value="Apply to folder", variant="primary", elem_id="abysz_pg_apply")
         cancel_button = compat.component(
             gr.Button, value="Cancel deflicker run", variant="stop", elem_id="abysz_pg_cancel"
         )
-    status = compat.component(gr.HTML, value="", elem_id="abysz_pg_status")
+    busy_note = common.status_box("abysz_pg_busy")  # "already going", for a second click on Apply
+    status = common.status_box("abysz_pg_status")
     plot = compat.component(
         gr.Image,
-        label="Playground flicker per frame",
+        label="Flicker per frame",
         type="numpy",
         interactive=False,
         elem_id="abysz_pg_plot",
     )
-    last_output = compat.component(
-        tb, label="Playground last output folder", interactive=False, elem_id="abysz_pg_last_output"
-    )
-    with gr.Accordion("Playground custom presets", open=False, elem_id="abysz_pg_custom"):
+    last_output = compat.component(tb, label="Last output folder", interactive=False, elem_id="abysz_pg_last_output")
+    with gr.Accordion("Custom presets", open=False, elem_id="abysz_pg_custom"):
         with gr.Row():
             inputs["custom_name"] = compat.component(
                 tb,
-                label="Playground custom preset name",
+                label="Custom preset name",
                 placeholder="e.g. My soft lock",
                 elem_id="abysz_pg_custom_name",
             )
             inputs["custom_chain"] = compat.component(
                 tb,
-                label="Playground custom chain (optional)",
+                label="Custom chain (optional)",
                 placeholder="e.g. brightness_lock -> temporal_median:3",
                 info=f"Empty: save the picked preset with the current strength and window. {pg.CHAIN_SYNTAX}",
                 elem_id="abysz_pg_custom_chain",
@@ -533,10 +533,11 @@ def build(ctx: TabContext) -> PlaygroundHandlers:
         outputs=[preset_info, inputs["strength"], inputs["window"]],
         queue=False,
     )
-    preview_outputs = [gallery, animation, status]
-    preview_handler = common.at_boundary(on_preview, preview_outputs, status)
+    preview_outputs = [gallery, animation, preview_status]
+    preview_handler = common.at_boundary(on_preview, preview_outputs, preview_status)
     compat.on(preview_button.click, preview_handler, inputs=components, outputs=preview_outputs, unlimited=True)
-    common.wire_run(apply_button.click, handlers.apply, inputs, [status, plot, last_output])
+    apply_event = common.wire_run(apply_button.click, handlers.apply, inputs, [status, plot, last_output])
+    common.answer_repeated_clicks(apply_button.click, apply_event, handlers.guard, busy_note)
     compat.on(cancel_button.click, handlers.cancel, inputs=[], outputs=[status], queue=False)
     compat.on(save_button.click, on_save, inputs=components, outputs=[preset, status], queue=False)
     compat.on(reload_button.click, handlers.reload_presets, inputs=[preset], outputs=[preset, status], queue=False)

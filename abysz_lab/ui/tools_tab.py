@@ -66,7 +66,7 @@ def extract_output(video: Path, uploaded: bool, typed: str | None, output_root: 
         return common.allowed_path(root / name, "the frames output folder")
     if uploaded:
         msg = (
-            "Enter the Tools frames output folder: an uploaded video lives in a temporary folder, "
+            "Enter the frames output folder: an uploaded video lives in a temporary folder, "
             "so there is no sensible place next to it."
         )
         raise InputError(msg)
@@ -90,7 +90,7 @@ def compare_inputs(values: Mapping[str, Any]) -> tuple[list[Path], list[str]]:
             folders.append(path)
             labels.append(role)
     if not folders:
-        msg = "Enter at least one Tools compare folder (original, generated or stabilised frames)."
+        msg = "Enter at least one folder to compare (original, generated or stabilised frames)."
         raise InputError(msg)
     return folders, labels
 
@@ -141,7 +141,7 @@ class ToolsHandlers:
         """Encode a frames folder as MP4 or GIF: (status/figures HTML, video player update, GIF image update)."""
         try:
             params = common.params_from_values(AssembleParams, values)
-            frames = common.path_box(values.get("frames"), "the Tools frames folder to assemble")
+            frames = common.path_box(values.get("frames"), "the frames folder to assemble")
             output = beside(frames, ".mp4", values.get("output"))
             with self.guards["assemble"].run() as token:
                 summary = assemble_video(
@@ -192,8 +192,8 @@ class ToolsHandlers:
         """Overlay-blend a style sequence onto frames: (status/figures HTML, first fused frame, output folder)."""
         try:
             params = common.params_from_values(FuseParams, values)
-            frames = common.path_box(values.get("frames"), "the Tools fuse frames folder")
-            style = common.path_box(values.get("style"), "the Tools style frames folder")
+            frames = common.path_box(values.get("frames"), "the frames folder to fuse")
+            style = common.path_box(values.get("style"), "the style frames folder")
             output = beside(frames, "_fused", values.get("output"))
             with self.guards["fuse"].run() as token:
                 summary = fuse_style(
@@ -247,14 +247,16 @@ def _buttons(tool: str, run_text: str) -> tuple[Any, Any]:
 
 
 def _wire(
-    handler: Callable[..., Any], inputs: dict[str, Any], run: Any, cancel: Any, cancel_fn: Callable, outputs: list
+    handlers: ToolsHandlers, tool: str, inputs: dict[str, Any], run: Any, cancel: Any, note: Any, outputs: list
 ) -> None:
-    common.wire_run(run.click, handler, inputs, outputs)
-    compat.on(cancel.click, cancel_fn, inputs=[], outputs=[outputs[0]], queue=False)
+    event = common.wire_run(run.click, getattr(handlers, tool), inputs, outputs)
+    common.answer_repeated_clicks(run.click, event, handlers.guards[tool], note)
+    compat.on(cancel.click, lambda: handlers.cancel(tool), inputs=[], outputs=[outputs[0]], queue=False)
 
 
-def _status(tool: str) -> Any:
-    return compat.component(gr.HTML, value="", elem_id=f"abysz_tools_{tool}_status")
+def _status(tool: str) -> tuple[Any, Any]:
+    """The "already going" note and the status line, under a tool's buttons."""
+    return common.status_box(f"abysz_tools_{tool}_busy"), common.status_box(f"abysz_tools_{tool}_status")
 
 
 def build(ctx: TabContext) -> ToolsHandlers:
@@ -268,12 +270,12 @@ def build(ctx: TabContext) -> ToolsHandlers:
         elem_id="abysz_tools_lead",
     )
 
-    with gr.Accordion("Video to frames", open=True, elem_id="abysz_tools_extract"):
+    with gr.Accordion("Video to frames", open=True, elem_id="abysz_tools_extract") as extract_section:
         ex: dict[str, Any] = {}
         with gr.Row():
             ex["upload"] = compat.component(
                 gr.File,
-                label="Tools video upload",
+                label="Video upload",
                 file_count="single",
                 file_types=list(VIDEO_EXTENSIONS),
                 elem_id="abysz_tools_extract_upload",
@@ -281,62 +283,51 @@ def build(ctx: TabContext) -> ToolsHandlers:
             with gr.Column():
                 ex["video"] = _box(
                     "video",
-                    "Tools video file path",
+                    "Video file path",
                     "Or the path of a video on this machine (no upload, no copy): mp4, mov, webm, mkv, avi, gif.",
                     "extract",
                     "e.g. C:\\video\\clip.mp4",
                 )
                 ex["output"] = _box(
                     "output",
-                    "Tools frames output folder",
+                    "Frames output folder",
                     "Where the numbered frames go; created if missing. Empty: <video name>_frames next to the "
                     "video (or under the default output root).",
                     "extract",
                 )
         with gr.Row():
-            ex.update(
-                common.param_widgets(ExtractParams, elem_prefix="abysz_tools_extract", label_prefix="Tools extract ")
-            )
+            ex.update(common.param_widgets(ExtractParams, elem_prefix="abysz_tools_extract"))
         ex["overwrite"] = _overwrite(
             "extract",
-            "Tools extract overwrite other files",
+            "Overwrite other files",
             "Allow replacing same-named files that an earlier extraction did not write.",
         )
         ex_run, ex_cancel = _buttons("extract", "Extract frames")
-        ex_status = _status("extract")
+        ex_note, ex_status = _status("extract")
         with gr.Row():
             ex_first = compat.component(
                 gr.Image,
-                label="Tools first extracted frame",
+                label="First extracted frame",
                 type="numpy",
                 interactive=False,
                 elem_id="abysz_tools_extract_first",
             )
             ex_folder = compat.component(
                 gr.Textbox,
-                label="Tools extracted frames folder",
+                label="Extracted frames folder",
                 interactive=False,
                 info="Filled after a run: give it to img2img batch, DFI, or 'Frames to video' below.",
                 elem_id="abysz_tools_extract_folder",
             )
-        _wire(
-            handlers.extract,
-            ex,
-            ex_run,
-            ex_cancel,
-            lambda: handlers.cancel("extract"),
-            [ex_status, ex_first, ex_folder],
-        )
+        _wire(handlers, "extract", ex, ex_run, ex_cancel, ex_note, [ex_status, ex_first, ex_folder])
 
-    with gr.Accordion("Frames to video / GIF", open=False, elem_id="abysz_tools_assemble"):
+    with gr.Accordion("Frames to video / GIF", open=False, elem_id="abysz_tools_assemble") as assemble_section:
         asm: dict[str, Any] = {}
         with gr.Row():
-            asm["frames"] = _box(
-                "frames", "Tools frames folder to assemble", "The frames, in name order (natural sort).", "assemble"
-            )
+            asm["frames"] = _box("frames", "Frames folder", "The frames, in name order (natural sort).", "assemble")
             asm["output"] = _box(
                 "output",
-                "Tools video output file",
+                "Video output file",
                 "Ends in .mp4 (H.264, plays everywhere) or .gif. Empty: <frames folder>.mp4 next to the folder.",
                 "assemble",
                 "e.g. C:\\video\\result.mp4",
@@ -344,109 +335,102 @@ def build(ctx: TabContext) -> ToolsHandlers:
         with gr.Row():
             asm["timing"] = _box(
                 "timing",
-                "Tools timing folder",
+                "Timing folder",
                 "Optional: the folder extracted from the original video (its sidecar gives the frame rate and "
                 "the sound). Empty: the frames folder's own sidecar, if any.",
                 "assemble",
             )
             asm["audio_from"] = _box(
                 "audio_from",
-                "Tools sound from video",
+                "Sound from video",
                 "Optional: take the sound from this video file instead.",
                 "assemble",
             )
         with gr.Row():
-            asm.update(
-                common.param_widgets(AssembleParams, elem_prefix="abysz_tools_assemble", label_prefix="Tools assemble ")
-            )
-        asm["overwrite"] = _overwrite(
-            "assemble", "Tools assemble overwrite the file", "Replace the output file if it already exists."
-        )
+            asm.update(common.param_widgets(AssembleParams, elem_prefix="abysz_tools_assemble"))
+        asm["overwrite"] = _overwrite("assemble", "Overwrite the file", "Replace the output file if it already exists.")
         asm_run, asm_cancel = _buttons("assemble", "Make video")
-        asm_status = _status("assemble")
+        asm_note, asm_status = _status("assemble")
         with gr.Row():
             asm_video = compat.component(
-                gr.Video, label="Tools assembled video", interactive=False, elem_id="abysz_tools_assemble_video"
+                gr.Video, label="Assembled video", interactive=False, elem_id="abysz_tools_assemble_video"
             )
             asm_gif = compat.component(
                 gr.Image,
-                label="Tools assembled GIF",
+                label="Assembled GIF",
                 type="filepath",
                 interactive=False,
                 visible=False,
                 elem_id="abysz_tools_assemble_gif",
             )
-        _wire(
-            handlers.assemble,
-            asm,
-            asm_run,
-            asm_cancel,
-            lambda: handlers.cancel("assemble"),
-            [asm_status, asm_video, asm_gif],
-        )
+        _wire(handlers, "assemble", asm, asm_run, asm_cancel, asm_note, [asm_status, asm_video, asm_gif])
 
-    with gr.Accordion("Compare video", open=False, elem_id="abysz_tools_compare"):
+    with gr.Accordion("Compare video", open=False, elem_id="abysz_tools_compare") as compare_section:
         cmp: dict[str, Any] = {}
         with gr.Row():
             prefill = dict(zip(COMPARE_ROLES, (settings.source, settings.generated, settings.output), strict=True))
             for role in COMPARE_ROLES:
                 cmp[role] = _box(
                     role,
-                    f"Tools compare {role} folder",
+                    f"{role.capitalize()} folder",
                     f"The {role} frames (leave empty to leave this panel out).",
                     "compare",
                     value=prefill[role],
                 )
         cmp["output"] = _box(
             "output",
-            "Tools comparison file",
+            "Comparison file",
             "An .mp4 file. Empty: <last folder>_compare.mp4 next to the last folder given.",
             "compare",
         )
         with gr.Row():
-            cmp.update(
-                common.param_widgets(CompareParams, elem_prefix="abysz_tools_compare", label_prefix="Tools compare ")
-            )
+            cmp.update(common.param_widgets(CompareParams, elem_prefix="abysz_tools_compare"))
         cmp["overwrite"] = _overwrite(
-            "compare", "Tools compare overwrite the file", "Replace the comparison file if it already exists."
+            "compare", "Overwrite the file", "Replace the comparison file if it already exists."
         )
         cmp_run, cmp_cancel = _buttons("compare", "Make comparison video")
-        cmp_status = _status("compare")
+        cmp_note, cmp_status = _status("compare")
         cmp_video = compat.component(
-            gr.Video, label="Tools comparison video", interactive=False, elem_id="abysz_tools_compare_video"
+            gr.Video,
+            label="Comparison video",
+            show_label=False,  # the video carries its own captions; gradio's badge would cover "original"
+            interactive=False,
+            elem_id="abysz_tools_compare_video",
         )
-        _wire(handlers.compare, cmp, cmp_run, cmp_cancel, lambda: handlers.cancel("compare"), [cmp_status, cmp_video])
+        _wire(handlers, "compare", cmp, cmp_run, cmp_cancel, cmp_note, [cmp_status, cmp_video])
 
-    with gr.Accordion("Style fuse", open=False, elem_id="abysz_tools_fuse"):
+    with gr.Accordion("Style fuse", open=False, elem_id="abysz_tools_fuse") as fuse_section:
         fu: dict[str, Any] = {}
         with gr.Row():
-            fu["frames"] = _box("frames", "Tools fuse frames folder", "The frames to tint.", "fuse")
+            fu["frames"] = _box("frames", "Frames folder", "The frames to tint.", "fuse")
             fu["style"] = _box(
                 "style",
-                "Tools style frames folder",
+                "Style frames folder",
                 "The style sequence (lights, colours), fitted to each frame.",
                 "fuse",
             )
-            fu["output"] = _box(
-                "output", "Tools fuse output folder", "Empty: <frames folder>_fused next to it.", "fuse"
-            )
+            fu["output"] = _box("output", "Output folder", "Empty: <frames folder>_fused next to it.", "fuse")
         with gr.Row():
-            fu.update(common.param_widgets(FuseParams, elem_prefix="abysz_tools_fuse", label_prefix="Tools fuse "))
+            fu.update(common.param_widgets(FuseParams, elem_prefix="abysz_tools_fuse"))
         fu["overwrite"] = _overwrite(
-            "fuse", "Tools fuse overwrite other files", "Allow replacing same-named files that Abysz LAB did not write."
+            "fuse", "Overwrite other files", "Allow replacing same-named files that Abysz LAB did not write."
         )
         fu_run, fu_cancel = _buttons("fuse", "Fuse style")
-        fu_status = _status("fuse")
+        fu_note, fu_status = _status("fuse")
         with gr.Row():
             fu_first = compat.component(
                 gr.Image,
-                label="Tools first fused frame",
+                label="First fused frame",
                 type="numpy",
                 interactive=False,
                 elem_id="abysz_tools_fuse_first",
             )
             fu_folder = compat.component(
-                gr.Textbox, label="Tools fused frames folder", interactive=False, elem_id="abysz_tools_fuse_folder"
+                gr.Textbox, label="Fused frames folder", interactive=False, elem_id="abysz_tools_fuse_folder"
             )
-        _wire(handlers.fuse, fu, fu_run, fu_cancel, lambda: handlers.cancel("fuse"), [fu_status, fu_first, fu_folder])
+        _wire(handlers, "fuse", fu, fu_run, fu_cancel, fu_note, [fu_status, fu_first, fu_folder])
+    # Each section has its own "Output folder", "Frames per second"...: saved values are filed per section.
+    sections = {"extract": extract_section, "assemble": assemble_section, "compare": compare_section}
+    for name, section in {**sections, "fuse": fuse_section}.items():
+        common.scope_config_keys(section, f"{ctx.subtab.elem_id}/{name}")
     return handlers
