@@ -153,7 +153,7 @@ class DFIParams:
 
     mode: str = prm.param(
         "classic",
-        label="DFI mode",
+        label="Mode",
         help="classic: the original's rule, hold pixels where the source did not move (locked camera). "
         "motion: follow the source's optical flow and hold what moved with it too (pans, zooms, hand-held, "
         "light changes, scene cuts); the controls below marked 'motion' apply to it.",

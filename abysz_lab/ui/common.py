@@ -355,11 +355,13 @@ def status_box(elem_id: str) -> Any:
     return compat.component(gr.HTML, value="", elem_id=elem_id, elem_classes=["abysz-status"])
 
 
-def answer_repeated_clicks(event: Any, run: Any, guard: RunGuard, note: Any) -> None:
+def answer_repeated_clicks(event: Any, run: Any, guard: Any, note: Any) -> None:
     """Make ``note`` (a :func:`status_box` under a run button) say a run is going when the button is clicked again.
 
     ``event`` is the button's click listener and ``run`` what :func:`wire_run`
-    returned for it. The note clears when the run's answer arrives.
+    returned for it; ``guard`` is a :class:`RunGuard` or anything with its
+    ``note_click``/``click_answered`` (the DFI tab's queue-backed handlers). The
+    note clears when the run's answer arrives.
     """
     compat.on(event, guard.note_click, inputs=[], outputs=[note], queue=False, unlimited=True)
     compat.then(run, guard.click_answered, outputs=[note])

@@ -13,6 +13,7 @@ so tests call exactly what the buttons call.
 from __future__ import annotations
 
 import contextvars
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,12 +141,30 @@ class DFIHandlers:
         self.settings = settings
         self.queue = queue or default_queue()
         self._jobs: list[Job] = []  # this tab's unfinished jobs, for Cancel
+        self._asked_at: float | None = None  # when Run was last clicked with nothing going
         self.served = compat.ServedFiles(prefix="abysz_lab_dfi_")
 
     @property
     def busy(self) -> bool:
         """True while a job of this tab is queued or running."""
         return any(job.state in ("queued", "running") for job in self._jobs)
+
+    def note_click(self) -> str:
+        """The note for a click on Run while this tab's run is queued or going, else '' (see RunGuard.note_click)."""
+        now = time.monotonic()
+        recent = self._asked_at is not None and now - self._asked_at < common.RunGuard.CLICK_GRACE_S
+        if self.busy or recent:
+            return common.message(
+                "A DFI run is already going (or waiting in the queue): wait for it to finish, or press Cancel.",
+                "warning",
+            )
+        self._asked_at = now
+        return ""
+
+    def click_answered(self) -> str:
+        """The run asked for by the last click has answered: clear the note."""
+        self._asked_at = None
+        return ""
 
     def _queued(
         self,
@@ -471,6 +490,6 @@ def build(ctx: TabContext) -> DFIHandlers:
         inputs,
         [status, first_frame, last_frame, last_output, compare_video, analysis_summary, analysis_plot],
     )
-    common.answer_repeated_clicks(run_button.click, run_event, handlers.guard, busy_note)
+    common.answer_repeated_clicks(run_button.click, run_event, handlers, busy_note)
     compat.on(cancel_button.click, handlers.cancel, inputs=[], outputs=[status], queue=False)
     return handlers
