@@ -344,7 +344,7 @@ def _same_name(name: str, preset: Preset) -> bool:
 
 PRESET_FORMAT = "abysz-lab-preset"
 MAX_STEPS = 8
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent  # abysz_lab/, the whole extension's code
 
 
 def default_preset_folder() -> Path:
