@@ -17,6 +17,7 @@ recomputes the few frames before the resume point instead of storing state.
 
 The package holds one module per part: :mod:`~abysz_lab.playground.presets`
 (the controls, the built-in presets, the preset format and the chain syntax),
+:mod:`~abysz_lab.playground.storage` (the user's saved presets, finding a preset by name),
 :mod:`~abysz_lab.playground.engines` (Wand and numpy),
 :mod:`~abysz_lab.playground.chain` (steps bound to the controls, streamed over
 frames) and :mod:`~abysz_lab.playground.runner` (previews and apply on folders).
@@ -64,25 +65,14 @@ from abysz_lab.playground.presets import (
     STRENGTH,
     WINDOW,
     WINDOW_KINDS,
-    CustomPresets,
     PlaygroundParams,
     Preset,
-    PresetInfo,
     Step,
-    all_presets,
     builtin_preset,
-    default_preset_folder,
-    delete_preset,
-    find_preset,
-    list_presets,
-    load_custom_presets,
-    load_preset_file,
     make_preset,
-    params_for_preset,
     parse_chain,
     preset_from_json,
     preset_slug,
-    save_preset,
 )
 from abysz_lab.playground.runner import (
     PlaygroundPreview,
@@ -91,6 +81,19 @@ from abysz_lab.playground.runner import (
     before_after,
     preview,
     write_preview_animation,
+)
+from abysz_lab.playground.storage import (
+    CustomPresets,
+    PresetInfo,
+    all_presets,
+    default_preset_folder,
+    delete_preset,
+    find_preset,
+    list_presets,
+    load_custom_presets,
+    load_preset_file,
+    params_for_preset,
+    save_preset,
 )
 
 __all__ = [

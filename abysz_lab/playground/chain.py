@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from abysz_lab.playground.engines import Engine, Stats, choose_engine
-from abysz_lab.playground.presets import PAIR_KINDS, STRENGTH, WINDOW, PlaygroundParams, Preset, find_preset
+from abysz_lab.playground.presets import PAIR_KINDS, STRENGTH, WINDOW, PlaygroundParams, Preset
+from abysz_lab.playground.storage import find_preset
 
 # Rec. 601 luma weights in BGR order: what OpenCV's grey conversion uses.
 LUMA_BGR = np.array([0.114, 0.587, 0.299])
