@@ -117,7 +117,7 @@ class NumpyEngine:
     def overlay(self, base: np.ndarray, top: np.ndarray) -> np.ndarray:
         """The overlay blend mode: multiply where ``base`` is dark, screen where it is light.
 
-        The only copy of the formula: :func:`abysz_lab.video.overlay_blend` uses it too.
+        The only copy of the formula: :func:`abysz_lab.fuse.overlay_blend` uses it too.
         """
         b = base.astype(np.float32) * np.float32(1 / 255)
         t = top.astype(np.float32) * np.float32(1 / 255)
