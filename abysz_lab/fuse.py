@@ -1,9 +1,8 @@
 """Style fuse: overlay-blend a style frame sequence (lights, textures, colour) onto a folder of frames.
 
-The blend is the overlay mode of the playground's numpy engine, so the tab's
-fuse and a deflicker preset's overlay step always agree. Outputs keep the
-frames' names and formats and follow the project's run rules (atomic writes,
-resume, progress, cancel).
+The blend is the overlay formula of the playground's numpy engine, kept there
+as its only copy. Outputs keep the frames' names and formats and follow the
+project's run rules (atomic writes, resume, progress, cancel).
 """
 
 from __future__ import annotations
