@@ -41,12 +41,12 @@ _EXPORTS = {
     "extract_frames": "abysz_lab.video",
     "assemble_video": "abysz_lab.video",
     "compare_videos": "abysz_lab.video",
-    "fuse_style": "abysz_lab.video",
+    "fuse_style": "abysz_lab.fuse",
     "probe_video": "abysz_lab.video",
     "ExtractParams": "abysz_lab.video",
     "AssembleParams": "abysz_lab.video",
     "CompareParams": "abysz_lab.video",
-    "FuseParams": "abysz_lab.video",
+    "FuseParams": "abysz_lab.fuse",
     # analysis
     "analyze_folders": "abysz_lab.analysis",
     "write_report": "abysz_lab.analysis",
@@ -118,6 +118,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from abysz_lab.analysis import AnalysisParams, analyze_folders, write_report
     from abysz_lab.dfi import DFIParams, iter_dfi, iter_dfi_frames, preview_masks, run_dfi
     from abysz_lab.errors import AbyszError, Cancelled, InputError, MissingDependencyError
+    from abysz_lab.fuse import FuseParams, fuse_style
     from abysz_lab.jobs import CancelToken, Progress, RunSummary
     from abysz_lab.pipeline import PhaseProgress, StabiliseResult, stabilise
     from abysz_lab.playground import PlaygroundParams, apply_preset, list_presets, params_for_preset
@@ -125,10 +126,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
         AssembleParams,
         CompareParams,
         ExtractParams,
-        FuseParams,
         assemble_video,
         compare_videos,
         extract_frames,
-        fuse_style,
         probe_video,
     )

@@ -49,8 +49,9 @@ def params_schema() -> dict[str, Any]:
     """The JSON schema of every parameter class, and the fields of each job kind (with their CLI help)."""
     from abysz_lab.analysis import AnalysisParams
     from abysz_lab.dfi import DFIParams
+    from abysz_lab.fuse import FuseParams
     from abysz_lab.playground import PlaygroundParams
-    from abysz_lab.video import AssembleParams, CompareParams, ExtractParams, FuseParams
+    from abysz_lab.video import AssembleParams, CompareParams, ExtractParams
 
     classes = [DFIParams, PlaygroundParams, ExtractParams, AssembleParams, CompareParams, FuseParams, AnalysisParams]
     kinds = {}

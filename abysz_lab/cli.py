@@ -590,7 +590,7 @@ def _run_compare(args: argparse.Namespace) -> int:
 
 
 def _add_fuse(sub: argparse._SubParsersAction) -> None:
-    from abysz_lab.video import FuseParams
+    from abysz_lab.fuse import FuseParams
 
     p = sub.add_parser(
         "fuse",
@@ -606,7 +606,7 @@ def _add_fuse(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_fuse(args: argparse.Namespace) -> int:
-    from abysz_lab.video import FuseParams, fuse_style
+    from abysz_lab.fuse import FuseParams, fuse_style
 
     params = prm.from_namespace(FuseParams, args)
     with cancel_on_ctrl_c() as token, progress_bar("Fuse") as bar:

@@ -14,7 +14,8 @@ from conftest import noisy_copies, static_scene, write_frames
 import abysz_lab
 
 MODULES = ["abysz_lab.pipeline", "abysz_lab.dfi", "abysz_lab.playground", "abysz_lab.video", "abysz_lab.analysis"]
-MODULES += ["abysz_lab.jobs", "abysz_lab.params"]
+MODULES += ["abysz_lab.jobs", "abysz_lab.params", "abysz_lab.fuse"]
+MODULES += [f"abysz_lab.playground.{name}" for name in ("presets", "storage", "engines", "chain", "runner")]
 
 
 def test_importing_the_package_loads_neither_gradio_nor_opencv():

@@ -60,7 +60,7 @@ def compare_values(**given) -> dict:
 
 
 def fuse_values(**given) -> dict:
-    from abysz_lab.video import FuseParams
+    from abysz_lab.fuse import FuseParams
 
     return values_for(FuseParams, **({"frames": "", "style": "", "output": ""} | given))
 
@@ -407,8 +407,9 @@ def test_cancel_with_nothing_running_says_so(handlers):
 
 def test_the_tools_tab_has_a_control_for_every_parameter_of_every_tool():
     from abysz_lab import params as prm
+    from abysz_lab.fuse import FuseParams
     from abysz_lab.ui import build_ui, compat
-    from abysz_lab.video import AssembleParams, CompareParams, ExtractParams, FuseParams
+    from abysz_lab.video import AssembleParams, CompareParams, ExtractParams
 
     ids = {b.elem_id for b in compat.iter_components(build_ui()) if getattr(b, "elem_id", None)}
     tools = {"extract": ExtractParams, "assemble": AssembleParams, "compare": CompareParams, "fuse": FuseParams}

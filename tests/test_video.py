@@ -18,19 +18,17 @@ from abysz_lab import cli
 from abysz_lab.demo import demo_background, source_frame
 from abysz_lab.errors import Cancelled, InputError
 from abysz_lab.frames import read_frame, write_frame
+from abysz_lab.fuse import FuseParams, fuse_style, overlay_blend
 from abysz_lab.jobs import CancelToken, Progress
 from abysz_lab.video import (
     SIDECAR_NAME,
     AssembleParams,
     CompareParams,
     ExtractParams,
-    FuseParams,
     assemble_video,
     compare_videos,
     extract_frames,
     ffmpeg_exe,
-    fuse_style,
-    overlay_blend,
     prepare_frames,
     probe_video,
     read_timing,

@@ -18,17 +18,16 @@ import gradio as gr
 
 from abysz_lab.errors import AbyszError, InputError
 from abysz_lab.frames import read_frame
+from abysz_lab.fuse import FuseParams, fuse_style
 from abysz_lab.ui import TabContext, UISettings, common, compat
 from abysz_lab.video import (
     VIDEO_EXTENSIONS,
     AssembleParams,
     CompareParams,
     ExtractParams,
-    FuseParams,
     assemble_video,
     compare_videos,
     extract_frames,
-    fuse_style,
     read_timing,
 )
 
