@@ -66,7 +66,7 @@ def _assert_all_images_shown(report: dict, count: int) -> None:
 
 
 def test_every_mask_preview_shows_without_scrolling_inside_the_gallery(page):
-    _fill(page, "abysz_dfi_preview_frames", "1, 5, 9, 13, 17, 21")
+    _fill(page, "abysz_dfi_preview_frames", "2, 5, 9, 13, 17, 21")  # frames count from 1; 1 has no predecessor
     page.click("#abysz_dfi_preview")
     page.wait_for_function("document.querySelectorAll('#abysz_dfi_preview_gallery img').length >= 12", timeout=60_000)
     page.wait_for_timeout(500)
