@@ -480,7 +480,7 @@ def _assemble(result: StabiliseResult, out: Path, assemble, overwrite, phases, c
 
 def _ours(out: Path, record_dir: Path) -> bool:
     """True when ``out`` is the video an earlier run of this pipeline wrote (so it may be replaced)."""
-    record_path = record_dir / f".video{SIDECAR_SUFFIX}"
+    record_path = record_dir / f".result-video{SIDECAR_SUFFIX}"
     with contextlib.suppress(OSError, ValueError):
         record = json.loads(record_path.read_text(encoding="utf-8"))
         return out.is_file() and record == {"name": str(out.resolve()), "identity": _file_identity(out)}
@@ -491,7 +491,7 @@ def _remember_video(out: Path, record_dir: Path) -> None:
     from abysz_lab.frames import write_bytes_atomic
 
     record = {"name": str(out.resolve()), "identity": _file_identity(out)}
-    write_bytes_atomic(record_dir / f".video{SIDECAR_SUFFIX}", json.dumps(record).encode("utf-8"))
+    write_bytes_atomic(record_dir / f".result-video{SIDECAR_SUFFIX}", json.dumps(record).encode("utf-8"))
 
 
 def _extras(result, anchor, params, compare, analyze, report, frames_limit, phases, cancel, workers) -> None:

@@ -75,6 +75,18 @@ def test_frame_folders_without_a_sidecar_make_a_24_fps_video_and_say_so(tmp_path
     assert any("24 fps" in w for w in result.warnings)
 
 
+def test_frame_folders_to_an_mp4_with_a_comparison_and_a_report(tmp_path):
+    """The record of the video we wrote once took the name of the timing sidecar, and the comparison failed."""
+    clip = make_demo_clip(tmp_path / "clip", frames=6, width=64, height=48)
+    result = pipeline.stabilise(
+        clip.source, clip.generated, tmp_path / "out.mp4", compare=True, report=tmp_path / "report"
+    )
+    assert result.problems == []
+    assert result.comparison is not None and result.comparison.stat().st_size > 0
+    assert video_facts(result.comparison)["frames"] == 6
+    assert (tmp_path / "report" / "analysis.json").is_file()
+
+
 def test_cancel_during_dfi_leaves_whole_frames_and_a_rerun_finishes(videos, tmp_path):
     token = CancelToken()
 
