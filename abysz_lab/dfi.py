@@ -662,6 +662,10 @@ def run_dfi(
         "source_frames": len(pairs.source),
         "generated_frames": len(pairs.generated),
     }
+    if params.mode == "motion" and params.passes == "forward+backward":
+        # The backward pass starts at the last frame run, so every frame depends on where the run ends: the
+        # frames of a shorter trial (frames_limit) are not the full run's and must not be resumed from.
+        identity["frames"] = total
 
     cancel = cancel or CancelToken()
     cuts: list[int] = []

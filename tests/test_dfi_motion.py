@@ -128,6 +128,31 @@ def test_motion_resume_after_cancel_is_byte_identical_to_an_uninterrupted_run(tm
         assert a.read_bytes() == b.read_bytes(), a.name
 
 
+def test_two_passes_after_a_frames_limit_run_start_over_rather_than_keep_truncated_frames(tmp_path):
+    """A 6-frame trial's backward pass starts at frame 6, not at the clip's end: its frames are not the full run's."""
+    sources, _, generated = _pan_clip(frames=12)
+    src, gen = _write_clip(tmp_path, sources, generated)
+    reference = run_dfi(src, gen, tmp_path / "reference", BOTH)
+    out = tmp_path / "out"
+    trial = run_dfi(src, gen, out, BOTH, frames_limit=6)
+    assert trial.written == 6
+    full = run_dfi(src, gen, out, BOTH)
+    # Resuming at frame 6 would keep the trial's frames, computed with a backward pass cut short.
+    assert full.resumed_from == 0
+    assert any("starting over" in w for w in full.warnings)
+    for a, b in zip(reference.outputs, full.outputs, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_one_pass_after_a_frames_limit_run_resumes_it(tmp_path):
+    """Forward-only motion mode is causal: a trial run's frames are the full run's, so they are kept."""
+    sources, _, generated = _pan_clip(frames=10)
+    src, gen = _write_clip(tmp_path, sources, generated)
+    out = tmp_path / "out"
+    run_dfi(src, gen, out, MOTION, frames_limit=4)
+    assert run_dfi(src, gen, out, MOTION).resumed_from == 4
+
+
 def test_cancel_during_the_backward_pass_writes_nothing(tmp_path):
     sources, _, generated = _pan_clip(frames=8)
     src, gen = _write_clip(tmp_path, sources, generated)
