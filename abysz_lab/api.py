@@ -104,8 +104,9 @@ def preview_masks_body(body: Any) -> dict[str, Any]:
     except InputError as exc:
         raise RequestError(str(exc), field_in(str(exc))) from exc
     frames = body.get("frames")
-    if frames is not None and not (isinstance(frames, list) and all(isinstance(f, int) for f in frames)):
-        msg = "frames must be a list of frame numbers (whole numbers >= 1)."
+    numbers_ok = isinstance(frames, list) and all(type(f) is int and f >= 1 for f in frames)
+    if frames is not None and not numbers_ok:
+        msg = "frames must be a list of frame numbers (whole numbers >= 1, frame_00001 is 1)."
         raise RequestError(msg, "frames")
     count = body.get("count", 4)
     if not isinstance(count, int) or not 1 <= count <= 16:
@@ -120,7 +121,9 @@ def preview_masks_body(body: Any) -> dict[str, Any]:
             raise RequestError(msg, "out")
         folders = pipeline.prepare_inputs(source, generated, pipeline.work_folder(Path(body["out"]))).folders
         source, generated = folders["source"], folders["generated"]
-    items = preview_masks(source, generated, params, indices=frames or None, count=count)
+    # Frame numbers count from 1, as the CLI's --preview-frames and the tab's box do (extracted files too).
+    indices = [n - 1 for n in frames] if frames else None
+    items = preview_masks(source, generated, params, indices=indices, count=count)
 
     def png(image: Any) -> str:
         ok, data = cv2.imencode(".png", image)
@@ -131,6 +134,7 @@ def preview_masks_body(body: Any) -> dict[str, Any]:
 
     masks = [
         {
+            "number": i.number,
             "index": i.index,
             "name": i.name,
             "held_pct": i.held_pct,

@@ -174,10 +174,15 @@ def test_preview_masks_returns_base64_pngs(base, clip):
     answer = post(base, "/preview-masks", body)
     assert answer.status_code == 200, answer.text
     masks = answer.json()["masks"]
-    assert [m["index"] for m in masks] == [2, 5]
+    # Numbers count from 1 as on the command line and in the tab: frame 2 is the second file (index 1).
+    assert [(m["number"], m["index"]) for m in masks] == [(2, 1), (5, 4)]
+    assert [m["name"] for m in masks] == [sorted(p.name for p in clip.generated.iterdir())[i] for i in (1, 4)]
     mask = cv2.imdecode(np.frombuffer(base64.b64decode(masks[0]["mask_png"]), np.uint8), cv2.IMREAD_UNCHANGED)
     assert mask.shape == (64, 96)
     assert post(base, "/preview-masks", body | {"tolerance": -1}).json()["field"] == "tolerance"
+    assert post(base, "/preview-masks", body | {"frames": [0]}).json()["field"] == "frames"
+    last = post(base, "/preview-masks", body | {"frames": [8]})  # the clip's last frame, 8 of 8
+    assert last.status_code == 200, last.text
 
 
 def test_jobs_lists_every_job_in_submission_order(base, clip, tmp_path):
