@@ -35,7 +35,15 @@ from typing import Any
 from abysz_lab import __version__
 from abysz_lab import params as prm
 from abysz_lab.errors import AbyszError, InputError, MissingDependencyError
-from abysz_lab.job_requests import KINDS, RequestError, check_paths, field_in, job_fields, submit_job
+from abysz_lab.job_requests import (
+    KINDS,
+    RequestError,
+    check_derived_path,
+    check_paths,
+    field_in,
+    job_fields,
+    submit_job,
+)
 from abysz_lab.jobqueue import JobConflictError, JobNotFoundError, JobQueue, default_queue
 
 PREFIX = "/abysz-lab/v1"
@@ -119,7 +127,9 @@ def preview_masks_body(body: Any) -> dict[str, Any]:
         if not body.get("out"):
             msg = "Video inputs are extracted into <out>_work: give out as well."
             raise RequestError(msg, "out")
-        folders = pipeline.prepare_inputs(source, generated, pipeline.work_folder(Path(body["out"]))).folders
+        work = pipeline.work_folder(Path(body["out"]))
+        check_derived_path(work, "the work folder beside the output")
+        folders = pipeline.prepare_inputs(source, generated, work).folders
         source, generated = folders["source"], folders["generated"]
     # Frame numbers count from 1, as the CLI's --preview-frames and the tab's box do (extracted files too).
     indices = [n - 1 for n in frames] if frames else None

@@ -224,6 +224,16 @@ def check_paths(namespace: argparse.Namespace) -> None:
             raise RequestError(str(exc), name, status=403) from exc
 
 
+def check_derived_path(path: Path, what: str, field: str = "out") -> None:
+    """Refuse a path the job derives from its fields (``<out>_work``) outside the allowed folders (403)."""
+    from abysz_lab.access import current_policy
+
+    try:
+        current_policy().check_path(path, what)
+    except InputError as exc:
+        raise RequestError(str(exc), field, status=403) from exc
+
+
 # --- what each kind of job runs -----------------------------------------------------------------------
 
 
@@ -276,6 +286,9 @@ def _plan(kind: str, ns: argparse.Namespace) -> tuple[list[Path], list[Path], Ca
         else:
             writes = [out, pipeline.work_folder(out)]
             target = {"frames_dir": out}
+        # Extracted frames and the comparison video go beside the output (an allowed root's own name + _work
+        # lies outside it), so they must be allowed as well, as in the tab.
+        check_derived_path(pipeline.work_folder(out), "the work folder beside the output")
 
         def run_pipeline(job: Job) -> dict[str, Any]:
             result = pipeline.stabilise(

@@ -185,6 +185,32 @@ def test_preview_masks_returns_base64_pngs(base, clip):
     assert last.status_code == 200, last.text
 
 
+@pytest.fixture
+def confined(tmp_path):
+    """The process-wide access policy confined to ``tmp_path/root`` (as --listen --allowed-root sets it)."""
+    from abysz_lab.access import AccessPolicy, set_policy
+
+    root = tmp_path / "root"
+    root.mkdir()
+    previous = set_policy(AccessPolicy((root,), reason="testing"))
+    yield root
+    set_policy(previous)
+
+
+def test_a_dfi_job_into_an_allowed_root_itself_may_not_write_its_work_folder_outside(base, tmp_path, confined):
+    """<root>_work lies beside the root, outside it: the job is refused (403) before anything is written."""
+    source, generated = demo_videos(confined / "videos", frames=4)
+    body = {"kind": "dfi", "source": str(source), "generated": str(generated), "out": str(confined)}
+    answer = post(base, "/jobs", body)
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["field"] == "out"
+    assert "work folder" in answer.json()["detail"]
+    assert not (tmp_path / "root_work").exists()
+    preview = post(base, "/preview-masks", {k: v for k, v in body.items() if k != "kind"})
+    assert preview.status_code == 403, preview.text
+    assert not (tmp_path / "root_work").exists()
+
+
 def test_jobs_lists_every_job_in_submission_order(base, clip, tmp_path):
     ids = []
     for n in range(3):
