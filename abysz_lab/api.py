@@ -341,6 +341,23 @@ def serve(
     except ImportError as exc:
         msg = "The HTTP API needs uvicorn and fastapi: pip install uvicorn fastapi"
         raise MissingDependencyError(msg) from exc
+    _check_port_free(host, port)
     app = create_app(credentials=credentials, bind_host=host, extra_hosts=extra_hosts)
     print(f"Abysz LAB API on http://{host}:{port}{PREFIX}/ (docs at {PREFIX}/docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """InputError when ``port`` cannot be bound: uvicorn would log it and exit 3, our "missing dependency" code."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a closing socket is no clash
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            msg = (
+                f"Port {port} is already in use (or needs admin rights: ports below 1024). "
+                "Stop the other server or choose another --port."
+            )
+            raise InputError(msg) from exc

@@ -265,6 +265,22 @@ def test_python_m_abysz_lab_api_serves_with_auth(tmp_path):
         proc.wait(15)
 
 
+def test_api_on_a_port_in_use_is_one_line_and_exit_2():
+    """uvicorn alone logs the clash and exits 3, which the CLI documents as a missing dependency."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "abysz_lab", "api", "--port", str(port)]
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env, check=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(f"error: Port {port} is already in use")
+    assert "Abysz LAB API on" not in done.stdout  # not announced as serving
+
+
 def test_every_route_in_the_readme_exists():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"^\| `(GET|POST) (/[^` ]*)` \|", readme, re.M))
