@@ -23,6 +23,9 @@ from abysz_lab.jobqueue import Job, JobQueue, default_queue
 KINDS = ("stabilise", "dfi", "deflicker", "extract", "assemble", "compare", "analyze")
 # CLI options that are no job fields: they print or preview instead of running.
 NOT_JOB_FIELDS = {"dfi": {"preview_masks", "preview_frames"}, "deflicker": {"list_presets"}}
+# Options every command has that belong to the server, not to a request: the frame size limit is the one
+# the server was started with (``api --max-megapixels``, A1111's setting), never raised by a caller.
+SERVER_FIELDS = {"max_megapixels"}
 # Namespace attributes holding paths: checked against the access policy before a job is queued.
 PATH_FIELDS = {
     "source",
@@ -99,7 +102,7 @@ def _field_name(action: argparse.Action) -> str:
 
 def job_fields(kind: str) -> dict[str, argparse.Action]:
     """``field name -> argparse action`` of a job kind (the CLI options, dashes as underscores)."""
-    skip = NOT_JOB_FIELDS.get(kind, set())
+    skip = NOT_JOB_FIELDS.get(kind, set()) | SERVER_FIELDS
     fields = {}
     for action in command_parser(kind)._actions:  # noqa: SLF001 - the parser is our own
         if isinstance(action, argparse._HelpAction):  # noqa: SLF001

@@ -147,6 +147,16 @@ def test_bad_requests_get_422_naming_the_field(base, clip, tmp_path, change, fie
     assert "Traceback" not in answer.text
 
 
+def test_a_job_cannot_raise_the_servers_frame_size_limit(base, clip, tmp_path):
+    """--max-megapixels is the server's (it bounds its memory): a request naming it is refused, not ignored."""
+    body = {"kind": "dfi", "source": str(clip.source), "generated": str(clip.generated), "out": str(tmp_path / "o")}
+    answer = post(base, "/jobs", body | {"max_megapixels": 1024})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"] == "max_megapixels"
+    schema = requests.get(f"{base}{V1}/params", timeout=10).json()
+    assert not any("max_megapixels" in fields for fields in schema["jobs"].values())
+
+
 def test_a_body_that_is_not_json_is_a_422_not_a_500(base):
     answer = requests.post(f"{base}{V1}/jobs", data=b"{not json", timeout=10)
     assert answer.status_code == 422
