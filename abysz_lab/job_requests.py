@@ -314,7 +314,13 @@ def _plan(kind: str, ns: argparse.Namespace) -> tuple[list[Path], list[Path], Ca
             msg = "A deflicker job needs in (the frames folder) and out."
             raise RequestError(msg, "in" if not ns.input else "out")
         given = {s.name: getattr(ns, s.name) for s in prm.specs(PlaygroundParams)}
-        name = given.pop("preset") or PlaygroundParams().preset
+        name = given.pop("preset")
+        if not name:  # no silent default, as on the command line: the presets do very different things
+            from abysz_lab.playground import all_presets
+
+            names = ", ".join(p.name for p in all_presets(ns.presets_dir))
+            msg = f"preset is required: one of {names} (GET /presets says what each does)."
+            raise RequestError(msg, "preset")
 
         def run_deflicker(job: Job) -> dict[str, Any]:
             params = params_for_preset(name, folder=ns.presets_dir, **given)

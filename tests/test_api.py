@@ -157,6 +157,14 @@ def test_a_job_cannot_raise_the_servers_frame_size_limit(base, clip, tmp_path):
     assert not any("max_megapixels" in fields for fields in schema["jobs"].values())
 
 
+def test_a_deflicker_job_needs_a_preset_as_the_command_does(base, clip, tmp_path):
+    answer = post(base, "/jobs", {"kind": "deflicker", "in": str(clip.generated), "out": str(tmp_path / "d")})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"] == "preset"
+    assert "brightness-lock" in answer.json()["detail"]  # the choices are named
+    assert not (tmp_path / "d").exists()
+
+
 def test_a_body_that_is_not_json_is_a_422_not_a_500(base):
     answer = requests.post(f"{base}{V1}/jobs", data=b"{not json", timeout=10)
     assert answer.status_code == 422
