@@ -672,6 +672,8 @@ def run_dfi(
 
     def outputs(run: FrameRun) -> Iterator[tuple[int, np.ndarray]]:
         done, out_paths = run.done, run.out_paths
+        if done >= total:  # already complete: recomputing the clip (motion mode, JPEG outputs) would write nothing
+            return
         state: DFIState | None = None
         first_size: tuple[int, int] | None = None
         # The recursion carries the previous OUTPUT. A lossless file on disk is that output exactly; a JPEG or

@@ -153,6 +153,25 @@ def test_one_pass_after_a_frames_limit_run_resumes_it(tmp_path):
     assert run_dfi(src, gen, out, MOTION).resumed_from == 4
 
 
+@pytest.mark.parametrize(
+    ("params", "ext"), [(MOTION, ".png"), (BOTH, ".png"), (DFIParams(), ".jpg")], ids=["forward", "both", "classic-jpg"]
+)
+def test_a_finished_run_run_again_reads_no_frame(tmp_path, monkeypatch, params, ext):
+    """'Nothing to do' costs nothing: motion mode (and classic with JPEG output) would recompute the whole clip."""
+    from abysz_lab import dfi
+
+    sources, _, generated = _pan_clip(frames=8)
+    src, gen = _write_clip(tmp_path, sources, generated, ext)
+    run_dfi(src, gen, tmp_path / "out", params)
+    reads = []
+    real = dfi._read_pair
+    monkeypatch.setattr(dfi, "_read_pair", lambda *a, **k: reads.append(a) or real(*a, **k))
+    again = run_dfi(src, gen, tmp_path / "out", params)
+    assert again.resumed_from == 8
+    assert "nothing to do" in again.describe()
+    assert reads == []
+
+
 def test_cancel_during_the_backward_pass_writes_nothing(tmp_path):
     sources, _, generated = _pan_clip(frames=8)
     src, gen = _write_clip(tmp_path, sources, generated)
