@@ -209,6 +209,14 @@ def test_a_scene_cut_restarts_the_recursion_and_is_listed(tmp_path, params):
     assert all(cv2.absdiff(frames[7].output, f.output).mean() > 30 for f in frames[:7])
 
 
+def test_the_summary_lists_the_first_cuts_counted_from_1_and_says_when_there_are_more(tmp_path):
+    from abysz_lab.jobs import RunSummary
+
+    summary = RunSummary("DFI", tmp_path, written=40, total=40, seconds=1.0, cuts=list(range(2, 30, 2)))
+    assert "14 scene cut(s) at frame(s) 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, ..." in summary.describe()
+    assert "at frame(s) 8." in RunSummary("DFI", tmp_path, written=9, total=9, seconds=1.0, cuts=[7]).describe()
+
+
 def test_motion_mode_follows_a_real_dimming_that_classic_freezes():
     still = demo_background(128, 96, seed=2).astype(np.float32)
     sources = [np.clip(still * (1.0 - 0.025 * t) + 0.5, 0, 255).astype(np.uint8) for t in range(14)]
