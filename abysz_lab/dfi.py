@@ -722,6 +722,9 @@ def run_dfi(
                     cuts.append(frame.index)
                 if frame.index >= done:
                     yield frame.index, frame.output
+                else:  # recomputing what is on disk (motion mode's state): say so, and let Cancel stop it
+                    cancel.raise_if_cancelled(done, total)
+                    report(progress, done, total, start, f"Catching up: frame {frame.index + 1} of {done} on disk")
 
     summary = run_frames(
         "dfi",

@@ -172,6 +172,30 @@ def test_a_finished_run_run_again_reads_no_frame(tmp_path, monkeypatch, params, 
     assert reads == []
 
 
+def test_a_resumed_motion_run_reports_and_can_be_cancelled_while_it_catches_up(tmp_path):
+    """Resuming recomputes the frames on disk first (the flow state): that stretch shows progress and obeys Cancel."""
+    sources, _, generated = _pan_clip(frames=12)
+    src, gen = _write_clip(tmp_path, sources, generated)
+    out = tmp_path / "out"
+    first = CancelToken()
+    with pytest.raises(Cancelled):
+        run_dfi(src, gen, out, MOTION, progress=_cancel_after(6, first), cancel=first)
+    completed = json.loads((out / ".dfi.abysz.json").read_text())["completed"]
+    assert completed >= 6
+    again, seen = CancelToken(), []
+
+    def on_progress(p):
+        seen.append(p.message)
+        if p.message.startswith("Catching up"):
+            again.cancel()
+
+    with pytest.raises(Cancelled, match=f"after {completed} of 12"):
+        run_dfi(src, gen, out, MOTION, progress=on_progress, cancel=again)
+    # Stopped at the first frame after the click, within the catching up, not once it was over.
+    assert [m for m in seen if m.startswith("Catching up")] == [f"Catching up: frame 1 of {completed} on disk"]
+    assert json.loads((out / ".dfi.abysz.json").read_text())["completed"] == completed
+
+
 def test_cancel_during_the_backward_pass_writes_nothing(tmp_path):
     sources, _, generated = _pan_clip(frames=8)
     src, gen = _write_clip(tmp_path, sources, generated)
