@@ -254,7 +254,10 @@ def make_router(queue: JobQueue | None = None, dependencies: Sequence[Any] = ())
             body = await _json_body(request)
         except RequestError as exc:
             return _error_response(exc)
-        return _answer(lambda: preview_masks_body(body))
+        from starlette.concurrency import run_in_threadpool
+
+        # Masks (and a video's extraction) take seconds: off the event loop, so polling and Cancel still answer.
+        return await run_in_threadpool(_answer, lambda: preview_masks_body(body))
 
     return router
 

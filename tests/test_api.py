@@ -229,6 +229,30 @@ def test_a_dfi_job_into_an_allowed_root_itself_may_not_write_its_work_folder_out
     assert not (tmp_path / "root_work").exists()
 
 
+def test_the_server_answers_other_requests_while_a_preview_computes(base, clip, monkeypatch):
+    """A preview (mask computation, perhaps a video extraction) must not hold up polling and Cancel."""
+    import threading
+
+    from abysz_lab import dfi
+
+    started, real = threading.Event(), dfi.preview_masks
+
+    def slow_preview(*args, **kwargs):
+        started.set()
+        time.sleep(3)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dfi, "preview_masks", slow_preview)
+    body = {"source": str(clip.source), "generated": str(clip.generated), "frames": [2]}
+    preview = threading.Thread(target=post, args=(base, "/preview-masks", body))
+    preview.start()
+    try:
+        assert started.wait(10)
+        assert requests.get(f"{base}{V1}/version", timeout=1.5).status_code == 200
+    finally:
+        preview.join(30)
+
+
 def test_jobs_lists_every_job_in_submission_order(base, clip, tmp_path):
     ids = []
     for n in range(3):
