@@ -503,13 +503,16 @@ def iter_dfi_frames(
     params: DFIParams | None = None,
     *,
     cancel: CancelToken | None = None,
+    on_backward: Callable[[int], None] | None = None,
 ) -> Iterator[DFIFrame]:
     """Stabilise in-memory frames, yielding each output with its held mask.
 
     Frames are 8-bit BGR arrays paired by order; the shorter stream ends the
     run. Sources are fitted to the generated size as :func:`run_dfi` does.
     With two passes (motion mode, forward+backward) the frames are first
-    spilled to a temporary folder, so memory does not grow with the clip.
+    spilled to a temporary folder, so memory does not grow with the clip;
+    ``on_backward(k)`` is then called after the backward pass's k-th frame
+    (for progress, or a host's own interrupt check).
     Raises InputError when a generated frame's size differs from the first,
     and Cancelled (between frames) when ``cancel`` is set.
     """
@@ -534,6 +537,7 @@ def iter_dfi_frames(
             count=count,
             backward_pairs=lambda: read(range(count - 1, -1, -1)),
             cancel=cancel,
+            on_backward=on_backward,
         )
 
 
