@@ -531,7 +531,7 @@ def iter_dfi_frames(
         def read(order: Iterable[int]) -> Iterator[Pair]:
             return ((spill.load("src", i), spill.load("gen", i)) for i in order)
 
-        yield from stabilise(
+        frames = stabilise(
             read(range(count)),
             params,
             count=count,
@@ -539,6 +539,11 @@ def iter_dfi_frames(
             cancel=cancel,
             on_backward=on_backward,
         )
+        with contextlib.closing(frames):
+            for frame in frames:
+                yield frame
+                if cancel is not None:  # the forward pass reads the spill, not the caller's streams: check here
+                    cancel.raise_if_cancelled(frame.index + 1, count, writes_frames=False)
 
 
 def iter_dfi(

@@ -196,6 +196,16 @@ def test_a_resumed_motion_run_reports_and_can_be_cancelled_while_it_catches_up(t
     assert json.loads((out / ".dfi.abysz.json").read_text())["completed"] == completed
 
 
+def test_in_memory_two_passes_stop_on_cancel_during_the_forward_pass():
+    sources, _, generated = _pan_clip(frames=8)
+    token = CancelToken()
+    frames = iter_dfi_frames(sources, generated, BOTH, cancel=token)
+    next(frames), next(frames)
+    token.cancel()
+    with pytest.raises(Cancelled, match="nothing was written"):
+        list(frames)
+
+
 def test_cancel_during_the_backward_pass_writes_nothing(tmp_path):
     sources, _, generated = _pan_clip(frames=8)
     src, gen = _write_clip(tmp_path, sources, generated)
