@@ -4,7 +4,7 @@
 run:  ## set up, then run the demo
 	bash dev/run.sh
 
-test:  ## set up, then run every test in the A1111, Forge and numpy 2 environments, then lint
+test:  ## set up, then run every test in the A1111, Forge and numpy 2 environments (the ComfyUI nodes in a fourth), then lint
 	bash dev/test.sh $(ARGS)
 
 bench:  ## print the speed and quality figures quoted in README.md

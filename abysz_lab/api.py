@@ -35,7 +35,15 @@ from typing import Any
 from abysz_lab import __version__
 from abysz_lab import params as prm
 from abysz_lab.errors import AbyszError, InputError, MissingDependencyError
-from abysz_lab.job_requests import KINDS, RequestError, check_paths, field_in, job_fields, submit_job
+from abysz_lab.job_requests import (
+    KINDS,
+    RequestError,
+    check_derived_path,
+    check_paths,
+    field_in,
+    job_fields,
+    submit_job,
+)
 from abysz_lab.jobqueue import JobConflictError, JobNotFoundError, JobQueue, default_queue
 
 PREFIX = "/abysz-lab/v1"
@@ -104,8 +112,9 @@ def preview_masks_body(body: Any) -> dict[str, Any]:
     except InputError as exc:
         raise RequestError(str(exc), field_in(str(exc))) from exc
     frames = body.get("frames")
-    if frames is not None and not (isinstance(frames, list) and all(isinstance(f, int) for f in frames)):
-        msg = "frames must be a list of frame numbers (whole numbers >= 1)."
+    numbers_ok = isinstance(frames, list) and all(type(f) is int and f >= 1 for f in frames)
+    if frames is not None and not numbers_ok:
+        msg = "frames must be a list of frame numbers (whole numbers >= 1, frame_00001 is 1)."
         raise RequestError(msg, "frames")
     count = body.get("count", 4)
     if not isinstance(count, int) or not 1 <= count <= 16:
@@ -118,9 +127,13 @@ def preview_masks_body(body: Any) -> dict[str, Any]:
         if not body.get("out"):
             msg = "Video inputs are extracted into <out>_work: give out as well."
             raise RequestError(msg, "out")
-        folders = pipeline.prepare_inputs(source, generated, pipeline.work_folder(Path(body["out"]))).folders
+        work = pipeline.work_folder(Path(body["out"]))
+        check_derived_path(work, "the work folder beside the output")
+        folders = pipeline.prepare_inputs(source, generated, work).folders
         source, generated = folders["source"], folders["generated"]
-    items = preview_masks(source, generated, params, indices=frames or None, count=count)
+    # Frame numbers count from 1, as the CLI's --preview-frames and the tab's box do (extracted files too).
+    indices = [n - 1 for n in frames] if frames else None
+    items = preview_masks(source, generated, params, indices=indices, count=count)
 
     def png(image: Any) -> str:
         ok, data = cv2.imencode(".png", image)
@@ -131,6 +144,7 @@ def preview_masks_body(body: Any) -> dict[str, Any]:
 
     masks = [
         {
+            "number": i.number,
             "index": i.index,
             "name": i.name,
             "held_pct": i.held_pct,
@@ -240,7 +254,10 @@ def make_router(queue: JobQueue | None = None, dependencies: Sequence[Any] = ())
             body = await _json_body(request)
         except RequestError as exc:
             return _error_response(exc)
-        return _answer(lambda: preview_masks_body(body))
+        from starlette.concurrency import run_in_threadpool
+
+        # Masks (and a video's extraction) take seconds: off the event loop, so polling and Cancel still answer.
+        return await run_in_threadpool(_answer, lambda: preview_masks_body(body))
 
     return router
 
@@ -327,6 +344,23 @@ def serve(
     except ImportError as exc:
         msg = "The HTTP API needs uvicorn and fastapi: pip install uvicorn fastapi"
         raise MissingDependencyError(msg) from exc
+    _check_port_free(host, port)
     app = create_app(credentials=credentials, bind_host=host, extra_hosts=extra_hosts)
     print(f"Abysz LAB API on http://{host}:{port}{PREFIX}/ (docs at {PREFIX}/docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """InputError when ``port`` cannot be bound: uvicorn would log it and exit 3, our "missing dependency" code."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a closing socket is no clash
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            msg = (
+                f"Port {port} is already in use (or needs admin rights: ports below 1024). "
+                "Stop the other server or choose another --port."
+            )
+            raise InputError(msg) from exc

@@ -312,7 +312,7 @@ def _add_stabilise(sub: argparse._SubParsersAction) -> None:
         help=f"{quality.help} [{quality.minimum:g}..{quality.maximum:g}, default {quality.default}]",
     )
     encode.add_argument("--no-audio", action="store_true", help="leave the sound of the original out")
-    p.add_argument("--frames-limit", type=int, default=0, help="stop after this many frames (0 = all)")
+    p.add_argument("--frames-limit", type=non_negative, default=0, help="stop after this many frames (0 = all)")
     add_folder_output_flags(p)
     p.set_defaults(handler=_run_stabilise)
 

@@ -503,13 +503,16 @@ def iter_dfi_frames(
     params: DFIParams | None = None,
     *,
     cancel: CancelToken | None = None,
+    on_backward: Callable[[int], None] | None = None,
 ) -> Iterator[DFIFrame]:
     """Stabilise in-memory frames, yielding each output with its held mask.
 
     Frames are 8-bit BGR arrays paired by order; the shorter stream ends the
     run. Sources are fitted to the generated size as :func:`run_dfi` does.
     With two passes (motion mode, forward+backward) the frames are first
-    spilled to a temporary folder, so memory does not grow with the clip.
+    spilled to a temporary folder, so memory does not grow with the clip;
+    ``on_backward(k)`` is then called after the backward pass's k-th frame
+    (for progress, or a host's own interrupt check).
     Raises InputError when a generated frame's size differs from the first,
     and Cancelled (between frames) when ``cancel`` is set.
     """
@@ -528,13 +531,19 @@ def iter_dfi_frames(
         def read(order: Iterable[int]) -> Iterator[Pair]:
             return ((spill.load("src", i), spill.load("gen", i)) for i in order)
 
-        yield from stabilise(
+        frames = stabilise(
             read(range(count)),
             params,
             count=count,
             backward_pairs=lambda: read(range(count - 1, -1, -1)),
             cancel=cancel,
+            on_backward=on_backward,
         )
+        with contextlib.closing(frames):
+            for frame in frames:
+                yield frame
+                if cancel is not None:  # the forward pass reads the spill, not the caller's streams: check here
+                    cancel.raise_if_cancelled(frame.index + 1, count, writes_frames=False)
 
 
 def iter_dfi(
@@ -662,12 +671,18 @@ def run_dfi(
         "source_frames": len(pairs.source),
         "generated_frames": len(pairs.generated),
     }
+    if params.mode == "motion" and params.passes == "forward+backward":
+        # The backward pass starts at the last frame run, so every frame depends on where the run ends: the
+        # frames of a shorter trial (frames_limit) are not the full run's and must not be resumed from.
+        identity["frames"] = total
 
     cancel = cancel or CancelToken()
     cuts: list[int] = []
 
     def outputs(run: FrameRun) -> Iterator[tuple[int, np.ndarray]]:
         done, out_paths = run.done, run.out_paths
+        if done >= total:  # already complete: recomputing the clip (motion mode, JPEG outputs) would write nothing
+            return
         state: DFIState | None = None
         first_size: tuple[int, int] | None = None
         # The recursion carries the previous OUTPUT. A lossless file on disk is that output exactly; a JPEG or
@@ -716,6 +731,9 @@ def run_dfi(
                     cuts.append(frame.index)
                 if frame.index >= done:
                     yield frame.index, frame.output
+                else:  # recomputing what is on disk (motion mode's state): say so, and let Cancel stop it
+                    cancel.raise_if_cancelled(done, total)
+                    report(progress, done, total, start, f"Catching up: frame {frame.index + 1} of {done} on disk")
 
     summary = run_frames(
         "dfi",

@@ -23,6 +23,9 @@ from abysz_lab.jobqueue import Job, JobQueue, default_queue
 KINDS = ("stabilise", "dfi", "deflicker", "extract", "assemble", "compare", "analyze")
 # CLI options that are no job fields: they print or preview instead of running.
 NOT_JOB_FIELDS = {"dfi": {"preview_masks", "preview_frames"}, "deflicker": {"list_presets"}}
+# Options every command has that belong to the server, not to a request: the frame size limit is the one
+# the server was started with (``api --max-megapixels``, A1111's setting), never raised by a caller.
+SERVER_FIELDS = {"max_megapixels"}
 # Namespace attributes holding paths: checked against the access policy before a job is queued.
 PATH_FIELDS = {
     "source",
@@ -99,7 +102,7 @@ def _field_name(action: argparse.Action) -> str:
 
 def job_fields(kind: str) -> dict[str, argparse.Action]:
     """``field name -> argparse action`` of a job kind (the CLI options, dashes as underscores)."""
-    skip = NOT_JOB_FIELDS.get(kind, set())
+    skip = NOT_JOB_FIELDS.get(kind, set()) | SERVER_FIELDS
     fields = {}
     for action in command_parser(kind)._actions:  # noqa: SLF001 - the parser is our own
         if isinstance(action, argparse._HelpAction):  # noqa: SLF001
@@ -224,6 +227,16 @@ def check_paths(namespace: argparse.Namespace) -> None:
             raise RequestError(str(exc), name, status=403) from exc
 
 
+def check_derived_path(path: Path, what: str, field: str = "out") -> None:
+    """Refuse a path the job derives from its fields (``<out>_work``) outside the allowed folders (403)."""
+    from abysz_lab.access import current_policy
+
+    try:
+        current_policy().check_path(path, what)
+    except InputError as exc:
+        raise RequestError(str(exc), field, status=403) from exc
+
+
 # --- what each kind of job runs -----------------------------------------------------------------------
 
 
@@ -276,6 +289,9 @@ def _plan(kind: str, ns: argparse.Namespace) -> tuple[list[Path], list[Path], Ca
         else:
             writes = [out, pipeline.work_folder(out)]
             target = {"frames_dir": out}
+        # Extracted frames and the comparison video go beside the output (an allowed root's own name + _work
+        # lies outside it), so they must be allowed as well, as in the tab.
+        check_derived_path(pipeline.work_folder(out), "the work folder beside the output")
 
         def run_pipeline(job: Job) -> dict[str, Any]:
             result = pipeline.stabilise(
@@ -298,7 +314,13 @@ def _plan(kind: str, ns: argparse.Namespace) -> tuple[list[Path], list[Path], Ca
             msg = "A deflicker job needs in (the frames folder) and out."
             raise RequestError(msg, "in" if not ns.input else "out")
         given = {s.name: getattr(ns, s.name) for s in prm.specs(PlaygroundParams)}
-        name = given.pop("preset") or PlaygroundParams().preset
+        name = given.pop("preset")
+        if not name:  # no silent default, as on the command line: the presets do very different things
+            from abysz_lab.playground import all_presets
+
+            names = ", ".join(p.name for p in all_presets(ns.presets_dir))
+            msg = f"preset is required: one of {names} (GET /presets says what each does)."
+            raise RequestError(msg, "preset")
 
         def run_deflicker(job: Job) -> dict[str, Any]:
             params = params_for_preset(name, folder=ns.presets_dir, **given)

@@ -100,10 +100,9 @@ class RunSummary:
         skipped = f"; {self.skipped_inputs} non-image entries ignored" if self.skipped_inputs else ""
         cuts = ""
         if self.cuts:
-            shown = ", ".join(
-                str(c + 1) for c in self.cuts[:12]
-            )  # people count frames from 1, like the files + (", ..." if len(self.cuts) > 12 else "")
-            cuts = f"; {len(self.cuts)} scene cut(s) at frame(s) {shown}"
+            shown = ", ".join(str(c + 1) for c in self.cuts[:12])  # people count frames from 1, like the files
+            more = ", ..." if len(self.cuts) > 12 else ""
+            cuts = f"; {len(self.cuts)} scene cut(s) at frame(s) {shown}{more}"
         return (
             f"{self.operation}: wrote {self.written} of {self.total} frames to {self.output}{resumed} "
             f"in {self.seconds:.1f} s ({self.fps:.1f} frames/s){skipped}{cuts}."

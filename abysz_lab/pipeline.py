@@ -323,9 +323,25 @@ def plan_phases(
 def _check_video_output(out: str | os.PathLike[str]) -> Path:
     path = Path(out).expanduser()
     if path.suffix.lower() not in VIDEO_OUTPUT_SUFFIXES:
-        msg = f"The result {path.name!r} must be an .mp4 or .gif file (for a folder of frames use frames_dir / dfi)."
+        msg = (
+            f"The result {path.name!r} must be an .mp4 or .gif file (for a folder of frames, use the dfi command, "
+            "or frames_dir in Python)."
+        )
         raise InputError(msg)
     return path
+
+
+def _check_outside_inputs(result: Path, *inputs: str | os.PathLike[str]) -> None:
+    """Refuse a result video inside a frame-folder input: it, and its _work folder, would be written there."""
+    real = Path(os.path.realpath(result))
+    for given in inputs:
+        folder = Path(given).expanduser()
+        if folder.is_dir() and Path(os.path.realpath(folder)) in real.parents:
+            msg = (
+                f"The result {result} is inside the input folder {folder} (its frames would go to "
+                f"{work_folder(result)} there too). Inputs are never modified: choose a place outside it."
+            )
+            raise InputError(msg)
 
 
 def stabilise(  # noqa: PLR0913 - the whole trip's options, all keyword-only
@@ -400,6 +416,8 @@ def stabilise(  # noqa: PLR0913 - the whole trip's options, all keyword-only
         msg = "Give the result video (out) or a folder for the stabilised frames (frames_dir)."
         raise InputError(msg)
     video_out = _check_video_output(out) if out is not None else None
+    if video_out is not None:
+        _check_outside_inputs(video_out, source, generated)
     anchor = video_out or Path(frames_dir).expanduser()
     work = work_folder(anchor)
     dfi_dir = Path(frames_dir).expanduser() if frames_dir is not None else work / "dfi"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gradio as gr
 
 from abysz_lab import api
+from abysz_lab.access import current_policy
 from abysz_lab.ui import (
     TAB_ELEM_ID,
     apply_magick_home,
@@ -71,6 +72,11 @@ def on_ui_tabs() -> list[tuple[object, str, str]]:
 def on_app_started(demo: object, app: object) -> None:
     """Add the HTTP API under /abysz-lab/v1 when the WebUI runs with --api (guarded by --api-auth)."""
     del demo  # the API needs only the FastAPI app
+    if not getattr(shared.cmd_opts, "api", False):
+        return
+    # With --nowebui no tab is built, so on_ui_tabs never set the folder policy: the API needs it as well.
+    if current_policy().unrestricted:  # else on_ui_tabs set it (and said so) already
+        apply_access()
     if api.register_webui(app, shared.cmd_opts):
         print("Abysz LAB: HTTP API at /abysz-lab/v1/ (see /docs).")
 

@@ -52,6 +52,16 @@ def test_a_shared_webui_confines_folders_to_its_outputs_folder(webui, tmp_path, 
         _path_box("/etc")
 
 
+def test_an_api_only_webui_that_listens_confines_the_api_too(webui, tmp_path):
+    """--nowebui builds no tab (on_ui_tabs never runs), yet our routes are added: they must be confined."""
+    from fastapi import FastAPI
+
+    script_callbacks, shared = webui
+    shared.cmd_opts.api, shared.cmd_opts.listen = True, True
+    script_callbacks.app_started_callback(None, FastAPI())
+    assert access.current_policy().roots == (tmp_path.resolve() / "outputs",)
+
+
 def test_the_roots_setting_applies_when_changed_in_settings(webui, tmp_path):
     script_callbacks, shared = webui
     shared.cmd_opts.listen = True

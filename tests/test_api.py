@@ -147,6 +147,24 @@ def test_bad_requests_get_422_naming_the_field(base, clip, tmp_path, change, fie
     assert "Traceback" not in answer.text
 
 
+def test_a_job_cannot_raise_the_servers_frame_size_limit(base, clip, tmp_path):
+    """--max-megapixels is the server's (it bounds its memory): a request naming it is refused, not ignored."""
+    body = {"kind": "dfi", "source": str(clip.source), "generated": str(clip.generated), "out": str(tmp_path / "o")}
+    answer = post(base, "/jobs", body | {"max_megapixels": 1024})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"] == "max_megapixels"
+    schema = requests.get(f"{base}{V1}/params", timeout=10).json()
+    assert not any("max_megapixels" in fields for fields in schema["jobs"].values())
+
+
+def test_a_deflicker_job_needs_a_preset_as_the_command_does(base, clip, tmp_path):
+    answer = post(base, "/jobs", {"kind": "deflicker", "in": str(clip.generated), "out": str(tmp_path / "d")})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"] == "preset"
+    assert "brightness-lock" in answer.json()["detail"]  # the choices are named
+    assert not (tmp_path / "d").exists()
+
+
 def test_a_body_that_is_not_json_is_a_422_not_a_500(base):
     answer = requests.post(f"{base}{V1}/jobs", data=b"{not json", timeout=10)
     assert answer.status_code == 422
@@ -174,10 +192,65 @@ def test_preview_masks_returns_base64_pngs(base, clip):
     answer = post(base, "/preview-masks", body)
     assert answer.status_code == 200, answer.text
     masks = answer.json()["masks"]
-    assert [m["index"] for m in masks] == [2, 5]
+    # Numbers count from 1 as on the command line and in the tab: frame 2 is the second file (index 1).
+    assert [(m["number"], m["index"]) for m in masks] == [(2, 1), (5, 4)]
+    assert [m["name"] for m in masks] == [sorted(p.name for p in clip.generated.iterdir())[i] for i in (1, 4)]
     mask = cv2.imdecode(np.frombuffer(base64.b64decode(masks[0]["mask_png"]), np.uint8), cv2.IMREAD_UNCHANGED)
     assert mask.shape == (64, 96)
     assert post(base, "/preview-masks", body | {"tolerance": -1}).json()["field"] == "tolerance"
+    assert post(base, "/preview-masks", body | {"frames": [0]}).json()["field"] == "frames"
+    last = post(base, "/preview-masks", body | {"frames": [8]})  # the clip's last frame, 8 of 8
+    assert last.status_code == 200, last.text
+
+
+@pytest.fixture
+def confined(tmp_path):
+    """The process-wide access policy confined to ``tmp_path/root`` (as --listen --allowed-root sets it)."""
+    from abysz_lab.access import AccessPolicy, set_policy
+
+    root = tmp_path / "root"
+    root.mkdir()
+    previous = set_policy(AccessPolicy((root,), reason="testing"))
+    yield root
+    set_policy(previous)
+
+
+def test_a_dfi_job_into_an_allowed_root_itself_may_not_write_its_work_folder_outside(base, tmp_path, confined):
+    """<root>_work lies beside the root, outside it: the job is refused (403) before anything is written."""
+    source, generated = demo_videos(confined / "videos", frames=4)
+    body = {"kind": "dfi", "source": str(source), "generated": str(generated), "out": str(confined)}
+    answer = post(base, "/jobs", body)
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["field"] == "out"
+    assert "work folder" in answer.json()["detail"]
+    assert not (tmp_path / "root_work").exists()
+    preview = post(base, "/preview-masks", {k: v for k, v in body.items() if k != "kind"})
+    assert preview.status_code == 403, preview.text
+    assert not (tmp_path / "root_work").exists()
+
+
+def test_the_server_answers_other_requests_while_a_preview_computes(base, clip, monkeypatch):
+    """A preview (mask computation, perhaps a video extraction) must not hold up polling and Cancel."""
+    import threading
+
+    from abysz_lab import dfi
+
+    started, real = threading.Event(), dfi.preview_masks
+
+    def slow_preview(*args, **kwargs):
+        started.set()
+        time.sleep(3)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dfi, "preview_masks", slow_preview)
+    body = {"source": str(clip.source), "generated": str(clip.generated), "frames": [2]}
+    preview = threading.Thread(target=post, args=(base, "/preview-masks", body))
+    preview.start()
+    try:
+        assert started.wait(10)
+        assert requests.get(f"{base}{V1}/version", timeout=1.5).status_code == 200
+    finally:
+        preview.join(30)
 
 
 def test_jobs_lists_every_job_in_submission_order(base, clip, tmp_path):
@@ -232,6 +305,22 @@ def test_python_m_abysz_lab_api_serves_with_auth(tmp_path):
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+def test_api_on_a_port_in_use_is_one_line_and_exit_2():
+    """uvicorn alone logs the clash and exits 3, which the CLI documents as a missing dependency."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "abysz_lab", "api", "--port", str(port)]
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env, check=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(f"error: Port {port} is already in use")
+    assert "Abysz LAB API on" not in done.stdout  # not announced as serving
 
 
 def test_every_route_in_the_readme_exists():

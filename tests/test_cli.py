@@ -271,11 +271,14 @@ def test_an_even_window_is_still_refused_by_a_windowed_preset(still_clip, tmp_pa
     assert "odd" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["dfi", "analyze"])
+@pytest.mark.parametrize("command", ["dfi", "analyze", "stabilise"])
 def test_negative_frames_limit_is_refused(still_clip, tmp_path, capsys, command):
     source, generated = still_clip
-    args = [command, "--source", str(source), "--generated", str(generated), "--frames-limit", "-3"]
-    args += ["--out", str(tmp_path / "o")] if command == "dfi" else ["--report", str(tmp_path / "r")]
+    if command == "stabilise":
+        args = [command, str(source), str(generated), "--out", str(tmp_path / "o.mp4"), "--frames-limit", "-3"]
+    else:
+        args = [command, "--source", str(source), "--generated", str(generated), "--frames-limit", "-3"]
+        args += ["--out", str(tmp_path / "o")] if command == "dfi" else ["--report", str(tmp_path / "r")]
     with pytest.raises(SystemExit) as exc:
         main(args)
     assert exc.value.code == 2

@@ -344,6 +344,31 @@ def test_interrupt_stops_the_dfi_node_between_frames(pack, progress_log):
     assert not mm.processing_interrupted(), "the flag is consumed, as ComfyUI does"
 
 
+def test_interrupt_stops_the_two_pass_dfi_node_during_its_backward_pass(pack, progress_log):
+    """Both passes run on frames spilled to disk: the bar counts both, and Cancel stops either."""
+    import comfy.model_management as mm
+    import comfy.utils
+
+    def interrupt_at_third(value, total, preview, node_id=None):
+        progress_log.append((value, total))
+        if value == 3:
+            mm.interrupt_current_processing(True)
+
+    comfy.utils.PROGRESS_BAR_HOOK = interrupt_at_third
+    sources, generated = moving_clip(8)
+    values = dfi_values(mode="motion", passes="forward+backward")
+    with pytest.raises(mm.InterruptProcessingException):
+        pack.NODE_CLASS_MAPPINGS["AbyszDFI"]().stabilise(as_image_batch(sources), as_image_batch(generated), **values)
+    assert progress_log == [(1, 16), (2, 16), (3, 16)], "stopped in the backward pass, before a fourth frame"
+
+
+def test_the_two_pass_dfi_node_counts_both_passes(pack, progress_log):
+    sources, generated = moving_clip(5)
+    values = dfi_values(mode="motion", passes="forward+backward")
+    pack.NODE_CLASS_MAPPINGS["AbyszDFI"]().stabilise(as_image_batch(sources), as_image_batch(generated), **values)
+    assert progress_log == [(i, 10) for i in range(1, 11)]
+
+
 def test_dfi_node_refuses_an_out_of_range_parameter_with_the_dataclass_message(pack):
     sources, generated = moving_clip(3)
     with pytest.raises(ValueError, match=r"Mask smooth \(smooth\) must be an odd number"):

@@ -130,6 +130,84 @@ def test_motion_resume_after_cancel_is_byte_identical_to_an_uninterrupted_run(tm
         assert a.read_bytes() == b.read_bytes(), a.name
 
 
+def test_two_passes_after_a_frames_limit_run_start_over_rather_than_keep_truncated_frames(tmp_path):
+    """A 6-frame trial's backward pass starts at frame 6, not at the clip's end: its frames are not the full run's."""
+    sources, _, generated = _pan_clip(frames=12)
+    src, gen = _write_clip(tmp_path, sources, generated)
+    reference = run_dfi(src, gen, tmp_path / "reference", BOTH)
+    out = tmp_path / "out"
+    trial = run_dfi(src, gen, out, BOTH, frames_limit=6)
+    assert trial.written == 6
+    full = run_dfi(src, gen, out, BOTH)
+    # Resuming at frame 6 would keep the trial's frames, computed with a backward pass cut short.
+    assert full.resumed_from == 0
+    assert any("starting over" in w for w in full.warnings)
+    for a, b in zip(reference.outputs, full.outputs, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_one_pass_after_a_frames_limit_run_resumes_it(tmp_path):
+    """Forward-only motion mode is causal: a trial run's frames are the full run's, so they are kept."""
+    sources, _, generated = _pan_clip(frames=10)
+    src, gen = _write_clip(tmp_path, sources, generated)
+    out = tmp_path / "out"
+    run_dfi(src, gen, out, MOTION, frames_limit=4)
+    assert run_dfi(src, gen, out, MOTION).resumed_from == 4
+
+
+@pytest.mark.parametrize(
+    ("params", "ext"), [(MOTION, ".png"), (BOTH, ".png"), (DFIParams(), ".jpg")], ids=["forward", "both", "classic-jpg"]
+)
+def test_a_finished_run_run_again_reads_no_frame(tmp_path, monkeypatch, params, ext):
+    """'Nothing to do' costs nothing: motion mode (and classic with JPEG output) would recompute the whole clip."""
+    from abysz_lab import dfi
+
+    sources, _, generated = _pan_clip(frames=8)
+    src, gen = _write_clip(tmp_path, sources, generated, ext)
+    run_dfi(src, gen, tmp_path / "out", params)
+    reads = []
+    real = dfi._read_pair
+    monkeypatch.setattr(dfi, "_read_pair", lambda *a, **k: reads.append(a) or real(*a, **k))
+    again = run_dfi(src, gen, tmp_path / "out", params)
+    assert again.resumed_from == 8
+    assert "nothing to do" in again.describe()
+    assert reads == []
+
+
+def test_a_resumed_motion_run_reports_and_can_be_cancelled_while_it_catches_up(tmp_path):
+    """Resuming recomputes the frames on disk first (the flow state): that stretch shows progress and obeys Cancel."""
+    sources, _, generated = _pan_clip(frames=12)
+    src, gen = _write_clip(tmp_path, sources, generated)
+    out = tmp_path / "out"
+    first = CancelToken()
+    with pytest.raises(Cancelled):
+        run_dfi(src, gen, out, MOTION, progress=_cancel_after(6, first), cancel=first)
+    completed = json.loads((out / ".dfi.abysz.json").read_text())["completed"]
+    assert completed >= 6
+    again, seen = CancelToken(), []
+
+    def on_progress(p):
+        seen.append(p.message)
+        if p.message.startswith("Catching up"):
+            again.cancel()
+
+    with pytest.raises(Cancelled, match=f"after {completed} of 12"):
+        run_dfi(src, gen, out, MOTION, progress=on_progress, cancel=again)
+    # Stopped at the first frame after the click, within the catching up, not once it was over.
+    assert [m for m in seen if m.startswith("Catching up")] == [f"Catching up: frame 1 of {completed} on disk"]
+    assert json.loads((out / ".dfi.abysz.json").read_text())["completed"] == completed
+
+
+def test_in_memory_two_passes_stop_on_cancel_during_the_forward_pass():
+    sources, _, generated = _pan_clip(frames=8)
+    token = CancelToken()
+    frames = iter_dfi_frames(sources, generated, BOTH, cancel=token)
+    next(frames), next(frames)
+    token.cancel()
+    with pytest.raises(Cancelled, match="nothing was written"):
+        list(frames)
+
+
 def test_cancel_during_the_backward_pass_writes_nothing(tmp_path):
     sources, _, generated = _pan_clip(frames=8)
     src, gen = _write_clip(tmp_path, sources, generated)
@@ -165,6 +243,14 @@ def test_a_scene_cut_restarts_the_recursion_and_is_listed(tmp_path, params):
     # shot's frames only (close to its generated frame; far from every frame of the old shot).
     assert cv2.absdiff(frames[7].output, generated[7]).mean() < 12
     assert all(cv2.absdiff(frames[7].output, f.output).mean() > 30 for f in frames[:7])
+
+
+def test_the_summary_lists_the_first_cuts_counted_from_1_and_says_when_there_are_more(tmp_path):
+    from abysz_lab.jobs import RunSummary
+
+    summary = RunSummary("DFI", tmp_path, written=40, total=40, seconds=1.0, cuts=list(range(2, 30, 2)))
+    assert "14 scene cut(s) at frame(s) 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, ..." in summary.describe()
+    assert "at frame(s) 8." in RunSummary("DFI", tmp_path, written=9, total=9, seconds=1.0, cuts=[7]).describe()
 
 
 def test_motion_mode_follows_a_real_dimming_that_classic_freezes():

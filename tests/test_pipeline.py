@@ -117,6 +117,19 @@ def test_a_result_that_is_not_a_video_file_is_refused(videos, tmp_path):
         pipeline.stabilise(*videos, tmp_path / "result")
 
 
+def test_a_result_inside_an_input_folder_is_refused_naming_the_result(tmp_path):
+    clip = make_demo_clip(tmp_path / "clip", frames=4, width=64, height=48)
+    before = tree_digest(clip.root)
+    with pytest.raises(InputError, match=r"The result .*r\.mp4 is inside the input folder .*source"):
+        pipeline.stabilise(clip.source, clip.generated, clip.source / "r.mp4")
+    assert tree_digest(clip.root) == before
+
+
+def test_a_result_that_is_not_a_video_says_what_to_use_on_the_command_line(videos, tmp_path, capsys):
+    assert cli.main(["stabilise", str(videos[0]), str(videos[1]), "--out", str(tmp_path / "r.avi")]) == 2
+    assert "use the dfi command" in capsys.readouterr().err
+
+
 def test_a_users_file_at_the_result_path_is_not_overwritten(videos, tmp_path):
     (tmp_path / "r.mp4").write_bytes(b"mine")
     with pytest.raises(InputError, match="already exists"):

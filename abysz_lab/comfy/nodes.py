@@ -114,13 +114,22 @@ class AbyszDFI:
         count, height, width = _paired_count(original, generated, "Abysz DFI")
         out = tensors.empty_images(count, height, width)
         held = tensors.empty_masks(count, height, width)
-        run = NodeRun(count)
+        two_passes = params.mode == "motion" and params.passes == "forward+backward"
+        run = NodeRun(count * (2 if two_passes else 1))  # the bar counts the backward pass's frames too
         sources = _image_frames(original, count, run)
         gens = _image_frames(generated, count, run)
-        for frame in iter_dfi_frames(sources, gens, params):
+
+        def backward_frame(_done: int) -> None:
+            run.advance()
+            run.check()
+
+        # Two passes read the spilled frames, not the batches' streams: Cancel is checked per frame here too.
+        for frame in iter_dfi_frames(sources, gens, params, on_backward=backward_frame if two_passes else None):
             tensors.put_bgr8(out[frame.index], frame.output)
             tensors.put_mask8(held[frame.index], frame.held)
             run.advance()
+            if two_passes:
+                run.check()
         return out, held
 
 

@@ -3,9 +3,10 @@
 Sub-tabs build their parameter controls with :func:`param_widgets` (ranges,
 defaults and help come from the dataclass, never written again here), run long
 jobs inside :meth:`RunGuard.run` (one run at a time per tab, with a cancel
-token), report progress through :func:`progress_callback`, and turn
-:class:`~abysz_lab.errors.AbyszError` into a visible message with
-:func:`message`.
+token; the DFI tab instead queues its runs on the job queue it shares with the
+HTTP API, see :mod:`abysz_lab.ui.dfi_tab`), report progress through
+:func:`progress_callback`, and turn :class:`~abysz_lab.errors.AbyszError` into
+a visible message with :func:`message`.
 """
 
 from __future__ import annotations
