@@ -51,7 +51,7 @@ class DFIParams:
 
     tolerance: float = prm.param(
         5.0,
-        label="DFI tolerance",
+        label="Tolerance",
         help="Grey levels a source pixel may change and still count as still (held). Higher holds more: "
         "steadier, but more ghosting. 4-6 suits most clips; 0 = off (output = generated frames).",
         minimum=0.0,
@@ -61,7 +61,7 @@ class DFIParams:
     )
     expand: int = prm.param(
         0,
-        label="DFI expand (deghost)",
+        label="Expand (deghost)",
         # A kernel size, as the original's: saved values keep their meaning and classic output stays identical.
         help="Size N of the square that grows the moving areas (0 or 1 = off): they grow by (N-1)/2 pixels on "
         "each side, so 3 grows them by 1 px and 9 by 4 px (an even N grows one pixel more down and right). Edges "
@@ -95,7 +95,7 @@ class DFIParams:
     refresh_every: int = prm.param(
         0,
         label="Refresh every N frames",
-        help="Every N frames, hold only 'Refresh strength' % of the previous output, so errors cannot pile "
+        help="Every N frames, hold only the refresh strength (%) of the previous output, so errors cannot pile "
         "up. 0 = dynamic: hold as much as the share of still pixels.",
         minimum=0,
         maximum=30,
@@ -106,7 +106,7 @@ class DFIParams:
         0.0,
         label="Refresh strength %",
         help="On refresh frames, opacity of the held previous output (0 = the generated frame replaces it "
-        "everywhere). Used only when 'Refresh every N frames' > 0.",
+        "everywhere). Used only when refreshing every N frames (N > 0).",
         minimum=0.0,
         maximum=100.0,
         step=1.0,
@@ -156,7 +156,7 @@ class DFIParams:
         label="Mode",
         help="classic: the original's rule, hold pixels where the source did not move (locked camera). "
         "motion: follow the source's optical flow and hold what moved with it too (pans, zooms, hand-held, "
-        "light changes, scene cuts); the controls below marked 'motion' apply to it.",
+        "light changes, scene cuts); the motion-only controls (passes, carry, light, cuts, flow) apply to it.",
         choices=MODES,
     )
     passes: str = prm.param(

@@ -20,7 +20,7 @@ def test_specs_follow_declaration_order_and_carry_ranges():
 
 
 def test_out_of_range_value_names_the_field_and_the_range():
-    with pytest.raises(InputError, match=r"DFI tolerance \(tolerance\) must be between 0 and 20, got 25"):
+    with pytest.raises(InputError, match=r"Tolerance \(tolerance\) must be between 0 and 20, got 25"):
         DFIParams(tolerance=25)
 
 

@@ -233,7 +233,7 @@ def test_a_run_whose_analysis_finds_ghosting_says_which_control_to_try(tmp_path)
     values = dfi_values(clip.source, clip.generated, tmp_path / "out", compare=False)
     status = DFIHandlers(UISettings()).run(values)[0]
     assert "Ghosting found" in status
-    assert "raise &#x27;DFI expand (deghost)&#x27; (e.g. to 5)" in status
+    assert "raise &#x27;Expand (deghost)&#x27; (e.g. to 5)" in status
     # With a wider expand the same clip measures no ghosting, and the status stays quiet about it.
     wider = dfi_values(clip.source, clip.generated, tmp_path / "out5", compare=False, expand=5)
     assert "Ghosting found" not in DFIHandlers(UISettings()).run(wider)[0]

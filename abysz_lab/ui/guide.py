@@ -18,15 +18,15 @@ a strong, motion-aware deflicker.
 1. Each original frame is fitted to the generated size (centre crop, resize) and optionally denoised
    (*Source denoise*), so grain does not look like motion.
 2. The grey-level difference with the previous original frame gives the **mask**: pixels that changed by
-   at most *DFI tolerance* grey levels are *held* (white), the others are *refreshed* (black).
-3. *DFI expand* grows the moving areas (less ghosting), *Mask smooth* and *Inter blur* soften the
+   at most *Tolerance* grey levels are *held* (white), the others are *refreshed* (black).
+3. *Expand* grows the moving areas (less ghosting), *Mask smooth* and *Inter blur* soften the
    seam between held and refreshed areas.
 4. The output is the generated frame with the previous output blended in through the mask. Every
    *Refresh every N frames* frames only *Refresh strength %* of the old frame is kept, so errors
    cannot pile up; *Inter denoise* cleans the speckle that holding can accumulate.
 
 Use **Preview masks** before a long run: white (blue over the source) is what DFI will freeze.
-Too much ghosting → lower the tolerance or raise *DFI expand*; still flickering → raise the tolerance.
+Too much ghosting → lower the tolerance or raise *Expand*, or switch *Mode* to motion; still flickering → raise the tolerance.
 
 ## Three ways to use it
 
