@@ -26,7 +26,8 @@ a strong, motion-aware deflicker.
    cannot pile up; *Inter denoise* cleans the speckle that holding can accumulate.
 
 Use **Preview masks** before a long run: white (blue over the source) is what DFI will freeze.
-Too much ghosting → lower the tolerance or raise *Expand*, or switch *Mode* to motion; still flickering → raise the tolerance.
+Too much ghosting → lower the tolerance, raise *Expand*, or switch *Mode* to motion;
+still flickering → raise the tolerance.
 
 ## Three ways to use it
 
