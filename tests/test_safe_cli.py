@@ -319,7 +319,7 @@ def test_videos_honour_the_umask_like_frames(clip, tmp_path, suffix):
 def test_kill_9_ten_times_then_resume_gives_the_uninterrupted_result(tmp_path):
     """Each run is killed a few frames (and a random instant) after it starts writing; the last one finishes."""
     scene = cv2.resize(static_scene(), (256, 192))
-    count = 300  # far more than ten kills get through on a quiet machine (about 10 frames between kills)
+    count = 600  # more than ten kills get through: each run lives at least one checkpoint (0.5 s)
     source, generated = tmp_path / "s", tmp_path / "g"
     write_frames(source, [scene] * count)
     write_frames(generated, noisy_copies(scene, count))
@@ -330,10 +330,20 @@ def test_kill_9_ten_times_then_resume_gives_the_uninterrupted_result(tmp_path):
     def on_disk() -> int:
         return len(list(out.glob("*.png"))) if out.exists() else 0
 
+    def recorded() -> int:
+        try:
+            return json.loads((out / ".dfi.abysz.json").read_text())["completed"]
+        except (OSError, ValueError, KeyError):
+            return 0
+
     rng = random.Random(11)
     progress = []
     for _ in range(10):
         run = _start_dfi(source, generated, out)
+        # The record is checkpointed twice a second, so a run killed sooner resumes from where the last
+        # record was: wait for this run's first checkpoint, then kill it a few frames later.
+        before = recorded()
+        _wait_for(lambda before=before, run=run: recorded() > before or run.poll() is not None)
         target = on_disk() + rng.randint(1, 6)
         _wait_for(lambda target=target, run=run: on_disk() >= target or run.poll() is not None)
         time.sleep(rng.uniform(0, 0.05))  # anywhere in a frame: reading, blending, encoding, renaming, recording
@@ -344,7 +354,8 @@ def test_kill_9_ten_times_then_resume_gives_the_uninterrupted_result(tmp_path):
     assert progress[-1] < count  # every kill landed before the end
     final = _start_dfi(source, generated, out)
     assert final.wait(timeout=120) == 0, final.stderr.read()
-    assert "resumed after frame" in final.stdout.read()
+    said = final.stdout.read()
+    assert "resumed after frame" in said, f"{said}\n{final.stderr.read()}\n{(out / '.dfi.abysz.json').read_text()}"
     expected = {k: v for k, v in digest(tmp_path / "reference").items() if not k.startswith(".")}
     assert {k: v for k, v in digest(out).items() if not k.startswith(".")} == expected
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".dfi.abysz.json"]
