@@ -526,6 +526,11 @@ class HeatMap:
     flicker: float
     sequence: str  # "output" or "generated"
 
+    @property
+    def number(self) -> int:
+        """The frame number a user sees: counted from 1, as extracted frames are (frame_00001 is 1)."""
+        return self.index + 1
+
 
 @dataclass
 class AnalysisResult:
@@ -551,14 +556,17 @@ class AnalysisResult:
             "params": prm.as_dict(self.params),
             "warnings": self.warnings,
             "seconds": self.seconds,
-            "heatmap_frame": None if self.heatmap is None else self.heatmap.index,
+            # "heatmap_frame" counts from 1 like --heatmap-frame and the files; "heatmap_index" is 0-based.
+            "heatmap_frame": None if self.heatmap is None else self.heatmap.number,
+            "heatmap_index": None if self.heatmap is None else self.heatmap.index,
             "frames": self.rows(),
         }
 
     def rows(self) -> list[dict]:
-        """One dict per frame: index, name and every curve (None where undefined)."""
+        """One dict per frame: frame (from 1), index (from 0), name and every curve (None where undefined)."""
         return [
-            {"index": i, "name": name} | {k: _finite_or_none(float(v[i])) for k, v in self.curves.items()}
+            {"frame": i + 1, "index": i, "name": name}
+            | {k: _finite_or_none(float(v[i])) for k, v in self.curves.items()}
             for i, name in enumerate(self.names)
         ]
 
@@ -873,7 +881,7 @@ def analyze_folders(
         )
         raise InputError(msg)
     if heatmap_frame is not None and not 1 <= heatmap_frame < max(2, total):
-        msg = f"Heat map frame {heatmap_frame} is out of range: choose a frame between 1 and {total - 1}."
+        msg = f"Heat map frame {heatmap_frame + 1} is out of range: {_heatmap_range(total)}"
         raise InputError(msg)
     analyzer = FrameAnalyzer(params, heatmap_frame=heatmap_frame)
     cancel = cancel or CancelToken()
@@ -933,7 +941,7 @@ def heatmap_for_frame(
     clip = _pair_clip(source_dir, generated_dir, output_dir, 0)
     total = len(clip.generated)
     if not 1 <= index < total:
-        msg = f"Heat map frame {index} is out of range: choose a frame between 1 and {total - 1}."
+        msg = f"Heat map frame {index + 1} is out of range: {_heatmap_range(total)}"
         raise InputError(msg)
     analyzer = FrameAnalyzer(params, heatmap_frame=1)  # the analyzer counts from the pair's first frame
     for i in (index - 1, index):
@@ -951,8 +959,13 @@ def heatmap_for_frame(
 # --- pictures and reports ------------------------------------------------------------------
 
 
-def render_plot(result: AnalysisResult, *, width_px: int = 1100, dpi: int = 100) -> bytes:
-    """Draw the per-frame curves (flicker, ghosting, luminance) and return them as PNG bytes.
+def _heatmap_range(total: int) -> str:
+    # Messages count frames from 1, as users and extracted files do; frame 1 has no previous frame.
+    return f"choose a frame between 2 and {total} (counted from 1; frame 1 has no previous frame)."
+
+
+def plot_figure(result: AnalysisResult, *, width_px: int = 1100, dpi: int = 100):
+    """The per-frame curves as a matplotlib Figure on an Agg canvas, frames counted from 1 on the x axis.
 
     Uses matplotlib's Agg canvas directly (no pyplot, no global backend, never a
     window), so it is safe inside a web server.
@@ -967,7 +980,7 @@ def render_plot(result: AnalysisResult, *, width_px: int = 1100, dpi: int = 100)
         raise MissingDependencyError(msg) from exc
 
     c = result.curves
-    x = np.arange(result.summary.frames)
+    x = np.arange(1, result.summary.frames + 1)  # frame N is the N-th file, as users count
     has_output = result.summary.has_output
     panels = 3 if has_output else 2
     fig = Figure(figsize=(width_px / dpi, 2.4 * panels + 0.6), dpi=dpi)
@@ -1001,11 +1014,17 @@ def render_plot(result: AnalysisResult, *, width_px: int = 1100, dpi: int = 100)
     if has_output:
         ax.plot(x, c["luma_output"], color="#1f77b4", label="output")
     ax.set_ylabel("mean luminance")
-    ax.set_xlabel("frame")
+    ax.set_xlabel("frame (1 = first file)")
     ax.legend(loc="upper right", fontsize="small")
     ax.grid(alpha=0.3)
 
     fig.tight_layout()
+    return fig
+
+
+def render_plot(result: AnalysisResult, *, width_px: int = 1100, dpi: int = 100) -> bytes:
+    """Draw the per-frame curves (flicker, ghosting, luminance) and return them as PNG bytes."""
+    fig = plot_figure(result, width_px=width_px, dpi=dpi)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()
@@ -1030,7 +1049,7 @@ def csv_text(result: AnalysisResult) -> str:
     """The per-frame curves as CSV (one row per frame; empty cells where undefined)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["index", "name", *result.curves])
+    writer.writerow(["frame", "index", "name", *result.curves])
     for row in result.rows():
         writer.writerow(["" if v is None else (f"{v:.6g}" if isinstance(v, float) else v) for v in row.values()])
     return buffer.getvalue()
@@ -1052,6 +1071,6 @@ def write_report(
         write_bytes_atomic(plot_path, render_plot(result))
         heat_path = None
         if result.heatmap is not None:
-            heat_path = out / f"heatmap_{result.heatmap.index:04d}.png"
+            heat_path = out / f"heatmap_{result.heatmap.number:05d}.png"  # named like frame_00005.png
             write_frame(heat_path, result.heatmap.image)
     return ReportFiles(json_path, csv_path, plot_path, heat_path)

@@ -84,6 +84,11 @@ def _is_terminal(stream) -> bool:
     return bool(isatty and isatty())
 
 
+def frame_index(number: int | None) -> int | None:
+    """A frame number typed on the command line (counted from 1, like frame_00001) as a 0-based index."""
+    return None if number is None else number - 1
+
+
 def non_negative(text: str) -> int:
     """An argparse type: a whole number >= 0 (0 usually means "all")."""
     try:
@@ -646,7 +651,10 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
         "--report", default=str(DEFAULT_REPORT_DIR), help="folder for the report files (default: ./abysz_analysis)"
     )
     p.add_argument(
-        "--heatmap-frame", type=int, help="frame number for the heat map (default: the one with the most flicker)"
+        "--heatmap-frame",
+        type=int,
+        help="frame number for the heat map, counted from 1 like extracted frames (frame_00005 is 5; "
+        "2 or more: frame 1 has no previous frame; default: the one with the most flicker)",
     )
     p.add_argument("--frames-limit", type=non_negative, default=0, help="analyse only this many frames (0 = all)")
     prm.add_arguments(p.add_argument_group("analysis parameters"), AnalysisParams)
@@ -667,7 +675,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
             args.output,
             params,
             frames_limit=args.frames_limit,
-            heatmap_frame=args.heatmap_frame,
+            heatmap_frame=frame_index(args.heatmap_frame),
             progress=bar,
             cancel=token,
         )

@@ -9,13 +9,25 @@ jitter, low-frequency blotches and texture that boils.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from abysz_lab.errors import InputError
 from abysz_lab.frames import write_frame
+from abysz_lab.video import frame_name
+
+# What the demo names its frames, now and in older versions (frame_0000.png): only these are ever replaced.
+_DEMO_FRAME = re.compile(r"frame_\d+\.png")
+_OLD_DEMO_FRAME = re.compile(r"frame_\d{4}\.png")  # no extraction writes 4 digits: an older demo's frames
+DEMO_MARKER = ".abysz-demo"  # in the demo's root: its frame folders are ours to rewrite
+
+
+def _demo_frames(folders: tuple[Path, ...]) -> list[Path]:
+    return [p for f in folders if f.is_dir() for p in f.iterdir() if _DEMO_FRAME.fullmatch(p.name)]
 
 
 @dataclass(frozen=True)
@@ -103,15 +115,27 @@ def make_demo_clip(
 ) -> DemoClip:
     """Write the demo clip under ``root`` (``source/`` and ``generated/``) and return its paths.
 
-    An existing complete clip with the same frame count is reused.
+    Frames are named as extraction names them, from ``frame_00001.png`` (frame N
+    is the N-th file). An existing clip with the same frames is reused; demo frames
+    of another length or of an older version (``frame_0000.png``) are replaced, and
+    nothing else in the folders is touched.
     """
     root = Path(root)
     source_dir, generated_dir = root / "source", root / "generated"
-    names = [f"frame_{t:04d}.png" for t in range(frames)]
-    if all((source_dir / n).exists() and (generated_dir / n).exists() for n in names):
+    names = [frame_name(t) for t in range(frames)]
+    found = _demo_frames((source_dir, generated_dir))
+    ours = (root / DEMO_MARKER).exists() or all(_OLD_DEMO_FRAME.fullmatch(p.name) for p in found)
+    if not ours:  # e.g. --dir pointing at a folder of extracted frames: never overwrite a user's frames
+        msg = f"{found[0].parent} holds frames the demo did not make ({found[0].name}); choose another demo folder."
+        raise InputError(msg)
+    stale = [path for path in found if path.name not in names]
+    if not stale and all((source_dir / n).exists() and (generated_dir / n).exists() for n in names):
         return DemoClip(root, source_dir, generated_dir, frames)
+    for path in stale:  # the demo's own frames: mixed with the new ones they would make a longer, broken clip
+        path.unlink()
     source_dir.mkdir(parents=True, exist_ok=True)
     generated_dir.mkdir(parents=True, exist_ok=True)
+    (root / DEMO_MARKER).write_text("Made by Abysz LAB's demo: its frames are rewritten on demand.\n", encoding="utf-8")
     rng = np.random.default_rng(seed)
     background = demo_background(width, height, seed)
     for t, name in enumerate(names):

@@ -399,6 +399,7 @@ def _plan(kind: str, ns: argparse.Namespace) -> tuple[list[Path], list[Path], Ca
 
         return [Path(ns.out)], [Path(f) for f in ns.folders], run_compare
 
+    from abysz_lab import cli
     from abysz_lab.analysis import AnalysisParams, analyze_folders, write_report
 
     params = prm.from_namespace(AnalysisParams, ns)
@@ -410,7 +411,7 @@ def _plan(kind: str, ns: argparse.Namespace) -> tuple[list[Path], list[Path], Ca
             ns.output,
             params,
             frames_limit=ns.frames_limit,
-            heatmap_frame=ns.heatmap_frame,
+            heatmap_frame=cli.frame_index(ns.heatmap_frame),  # the field counts from 1, as the CLI's flag
             progress=_reporter(job, "Analysis"),
             cancel=job.cancel,
         )

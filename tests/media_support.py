@@ -22,7 +22,7 @@ def demo_videos(root: Path, frames: int = 12, fps: int = DEMO_FPS) -> tuple[Path
     for name, folder, sound in (("original.mp4", clip.source, True), ("img2img.mp4", clip.generated, False)):
         path = root / name
         args = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y"]
-        args += ["-framerate", str(fps), "-i", str(folder / "frame_%04d.png")]
+        args += ["-framerate", str(fps), "-i", str(folder / "frame_%05d.png")]
         if sound:
             args += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:a", "aac"]
         args += ["-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p", str(path)]

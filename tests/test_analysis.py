@@ -344,8 +344,15 @@ def test_cancel_stops_the_analysis(demo_folders):
 
 
 def test_heatmap_frame_out_of_range_is_refused(demo_folders):
-    with pytest.raises(InputError, match="between 1 and 9"):
+    # The message counts from 1 like the files: index 10 is frame 11, and frame 1 has no previous frame.
+    with pytest.raises(InputError, match="Heat map frame 11 is out of range: choose a frame between 2 and 10"):
         an.analyze_folders(*demo_folders, heatmap_frame=10)
+
+
+def test_heatmap_number_counts_from_1(demo_folders):
+    result = an.analyze_folders(*demo_folders, heatmap_frame=4)
+    assert (result.heatmap.index, result.heatmap.number) == (4, 5)
+    assert result.heatmap.name == sorted(p.name for p in demo_folders[1].iterdir())[4]
 
 
 def test_heatmap_is_kept_for_the_chosen_frame(demo_folders):
@@ -393,6 +400,30 @@ def test_report_files_hold_the_summary_and_one_row_per_frame(demo_folders, tmp_p
     assert files.heatmap.exists()
 
 
+def test_report_numbers_frames_from_1_and_keeps_the_0_based_index(demo_folders, tmp_path):
+    """JSON/CSV rows carry "frame" (1 = first file) next to the old "index"; the heat map file is named by frame."""
+    source, generated = demo_folders
+    names = sorted(p.name for p in generated.iterdir())
+    result = an.analyze_folders(source, generated, heatmap_frame=4)
+    files = an.write_report(result, tmp_path / "report", source, generated)
+    data = json.loads(files.json.read_text(encoding="utf-8"))
+    assert [(r["frame"], r["index"], r["name"]) for r in data["frames"]] == [(i + 1, i, n) for i, n in enumerate(names)]
+    assert (data["heatmap_frame"], data["heatmap_index"]) == (5, 4)
+    lines = files.csv.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("frame,index,name,")
+    assert lines[1].startswith(f"1,0,{names[0]},")
+    assert files.heatmap.name == "heatmap_00005.png"
+
+
+def test_plot_x_axis_counts_frames_from_1(demo_folders):
+    result = an.analyze_folders(*demo_folders)
+    axes = an.plot_figure(result).axes
+    assert "frame" in axes[-1].get_xlabel()
+    for ax in axes:
+        x = ax.lines[0].get_xdata()
+        assert (x[0], x[-1]) == (1, 10)
+
+
 def test_report_folder_inside_an_input_is_refused(demo_folders):
     source, generated = demo_folders
     result = an.analyze_folders(source, generated)
@@ -427,7 +458,18 @@ def test_cli_analyze_prints_the_table_and_writes_the_report(demo_folders, tmp_pa
     assert "flicker, motion-compensated" in out
     assert "fidelity" in out
     names = sorted(p.name for p in (tmp_path / "r").iterdir())
-    assert names == ["analysis.csv", "analysis.json", "analysis.png", "heatmap_0003.png"]
+    # --heatmap-frame counts from 1: frame 3 is the third file, and the file is named by that number.
+    assert names == ["analysis.csv", "analysis.json", "analysis.png", "heatmap_00003.png"]
+    data = json.loads((tmp_path / "r" / "analysis.json").read_text(encoding="utf-8"))
+    assert (data["heatmap_frame"], data["heatmap_index"]) == (3, 2)
+    assert "heat map heatmap_00003.png" in out
+
+
+def test_cli_analyze_heatmap_frame_1_is_refused_in_frame_numbers(demo_folders, tmp_path, capsys):
+    source, generated = demo_folders
+    args = ["analyze", "--source", str(source), "--generated", str(generated), "--report", str(tmp_path / "r")]
+    assert main([*args, "--heatmap-frame", "1"]) == 2
+    assert "Heat map frame 1 is out of range: choose a frame between 2 and 10" in capsys.readouterr().err
 
 
 def test_cli_analyze_missing_folder_exits_2(tmp_path, capsys):

@@ -343,7 +343,7 @@ def test_every_other_kind_runs_as_a_job(base, tmp_path):
         {"kind": "assemble", "frames": str(t / "steady"), "out": str(t / "steady.mp4"), "timing": str(t / "src")},
         {"kind": "compare", "folders": [str(t / "src"), str(t / "gen"), str(t / "steady")], "out": str(t / "c.mp4")},
         {"kind": "analyze", "source": str(t / "src"), "generated": str(t / "gen"), "output": str(t / "steady")}
-        | {"report": str(t / "report")},
+        | {"report": str(t / "report"), "heatmap_frame": 3},
     ]
     for body in steps:
         answer = post(base, "/jobs", body)
@@ -353,3 +353,4 @@ def test_every_other_kind_runs_as_a_job(base, tmp_path):
         assert state["files"], body["kind"]
     assert video_facts(t / "steady.mp4")["audio"] == 1
     assert (t / "report" / "analysis.json").is_file()
+    assert (t / "report" / "heatmap_00003.png").is_file()  # heatmap_frame counts from 1, as the CLI's flag

@@ -400,15 +400,25 @@ def test_mask_preview_node_equals_the_tabs_preview_on_the_same_frames(pack, tmp_
     for slot, item in enumerate(expected):
         assert np.array_equal((mask[slot].numpy() * 255 + 0.5).astype(np.uint8), item.mask)
         assert np.array_equal(as_bgr8(overlay[slot : slot + 1])[0], item.overlay)
-        assert f"frame {item.index}: {item.held_pct:.1f} % held" in summary
+        # ComfyUI counts batch images from 0, so the node speaks of batch indices, not of frame numbers.
+        assert f"batch index {item.index}: {item.held_pct:.1f} % held" in summary
 
 
 def test_mask_preview_node_names_out_of_range_frames(pack):
     sources, generated = moving_clip(4)
-    with pytest.raises(ValueError, match=r"Preview frame\(s\) \[0, 9\] out of range: choose frames between 1 and 3"):
+    match = r"Preview batch index\(es\) \[0, 9\] out of range: choose between 1 and 3 \(batch indices count from 0"
+    with pytest.raises(ValueError, match=match):
         pack.NODE_CLASS_MAPPINGS["AbyszDFIMaskPreview"]().preview(
             as_image_batch(sources), as_image_batch(generated), "0, 9", 4, **dfi_values()
         )
+
+
+def test_mask_preview_node_says_its_frames_are_batch_indices_from_0(pack):
+    node = pack.NODE_CLASS_MAPPINGS["AbyszDFIMaskPreview"]
+    tip = node.INPUT_TYPES()["required"]["frames"][1]["tooltip"]
+    assert "Batch indices" in tip
+    assert "counted from 0" in tip
+    assert "batch index" in node.OUTPUT_TOOLTIPS[2]
 
 
 @pytest.mark.parametrize("preset", ["temporal-median", "brightness-lock"])

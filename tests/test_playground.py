@@ -303,6 +303,15 @@ def test_preview_start_out_of_range_is_refused(tmp_path):
         pg.preview(tmp_path / "in", start=4)
 
 
+def test_preview_frames_are_numbered_from_1_like_the_files(tmp_path):
+    """Frame N is the N-th file: index 4 is frame 5, and the refusal counts from 1 too."""
+    write_clip(tmp_path / "in", flicker_clip(6))
+    result = pg.preview(tmp_path / "in", pg.params_for_preset("blend"), start=4, count=2)
+    assert [(f.number, f.name) for f in result.frames] == [(5, "f4.png"), (6, "f5.png")]
+    with pytest.raises(InputError, match=r"start frame 7 is out of range: the folder has frames 1 to 6\."):
+        pg.preview(tmp_path / "in", start=6)
+
+
 def test_preview_animation_is_a_gif_of_before_and_after(tmp_path):
     write_clip(tmp_path / "in", flicker_clip(6))
     result = pg.preview(tmp_path / "in", pg.params_for_preset("blend"), count=4)

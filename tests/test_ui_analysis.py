@@ -26,7 +26,7 @@ def analysis_values(source="", generated="", output="", **given) -> dict:
         output=str(output),
         frames_limit=0,
         report_folder="",
-        heatmap_frame=1,
+        heatmap_frame=2,
     )
     values.update({k: str(v) if hasattr(v, "is_dir") else v for k, v in given.items()})
     return values
@@ -79,15 +79,23 @@ def test_analysis_table_has_a_row_per_frame_with_frame_zero_undefined(handlers, 
     assert rows[3][1].endswith(".png")
 
 
+def test_analysis_table_numbers_frames_from_1_like_the_files(handlers, run):
+    _, rows, *_ = handlers.run(analysis_values(*run))
+    names = sorted(p.name for p in run[1].iterdir())
+    assert [(r[0], r[1]) for r in rows] == [(str(i + 1), n) for i, n in enumerate(names)]
+
+
 def test_analysis_shows_the_plot_and_the_worst_frame_heat_map(handlers, run):
     _, _, plot, heat, slider, caption = handlers.run(analysis_values(*run))
     assert plot.ndim == 3
     assert plot.shape[1] >= 800  # the matplotlib figure, not a thumbnail
     assert plot.std() > 10  # curves and text, not a blank canvas
     assert heat.shape == (96, 128, 3)
-    assert slider["maximum"] == FRAMES - 1
-    assert 1 <= slider["value"] <= FRAMES - 1
-    assert f"frame {slider['value']}" in caption
+    # The slider counts from 1 like the files: frame 2 (the first with a previous frame) to the last.
+    assert slider["maximum"] == FRAMES
+    assert 2 <= slider["value"] <= FRAMES
+    names = sorted(p.name for p in run[1].iterdir())
+    assert f"frame {slider['value']} ({names[slider['value'] - 1]})" in caption
 
 
 def test_analysis_without_an_output_folder_measures_the_generated_frames_only(handlers, run):
@@ -135,7 +143,8 @@ def test_analysis_of_a_missing_folder_says_which(handlers, run, tmp_path):
 def test_heat_map_for_the_slider_frame_is_that_frame(handlers, run):
     image, caption = handlers.heatmap(analysis_values(*run, heatmap_frame=4.0))
     assert image.shape == (96, 128, 3)
-    assert "frame 4" in caption
+    names = sorted(p.name for p in run[1].iterdir())
+    assert f"frame 4 ({names[3]})" in caption  # frame 4 is the fourth file
 
 
 def test_heat_maps_of_different_frames_differ(handlers, run):
@@ -144,7 +153,7 @@ def test_heat_maps_of_different_frames_differ(handlers, run):
     assert (a != b).any()  # the ball moved
 
 
-@pytest.mark.parametrize("frame", [0.0, float(FRAMES)])
+@pytest.mark.parametrize("frame", [1.0, float(FRAMES + 1)])
 def test_heat_map_out_of_range_says_which_frames_exist(handlers, run, frame):
     image, caption = handlers.heatmap(analysis_values(*run, heatmap_frame=frame))
     assert _is_update(image)

@@ -64,7 +64,9 @@ def test_playground_preview_shows_before_after_stills_and_the_animation(page, se
     page.wait_for_selector("#abysz_pg_preview_animation img", timeout=60_000)
     page.locator("#abysz_pg_preview_gallery").scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "pg-1-preview.png"), full_page=True)
-    assert "frames 0 to 7" in _status(page, "abysz_pg_preview_status")
+    # Frames count from 1, like the files: the box starts at 1 and the first eight are frames 1 to 8.
+    assert page.locator("#abysz_pg_preview_start input").first.input_value() == "1"
+    assert "frames 1 to 8" in _status(page, "abysz_pg_preview_status")
     source = page.locator("#abysz_pg_preview_animation img").first.get_attribute("src")
     assert source.startswith("data:image/gif") or ".gif" in source
 

@@ -31,11 +31,11 @@ def handlers():
 
 
 def encode_clip(frames: Path, video: Path, fps: int = 12) -> Path:
-    """Encode a folder of frame_NNNN.png as an H.264 MP4 with the ffmpeg binary imageio-ffmpeg ships."""
+    """Encode a folder of frame_NNNNN.png (the demo's names) as H.264 MP4 with imageio-ffmpeg's ffmpeg."""
     import imageio_ffmpeg
 
     args = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y"]
-    args += ["-framerate", str(fps), "-i", str(frames / "frame_%04d.png")]
+    args += ["-framerate", str(fps), "-i", str(frames / "frame_%05d.png")]
     args += ["-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p", str(video)]
     subprocess.run(args, check=True, capture_output=True)
     return video

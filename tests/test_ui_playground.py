@@ -55,7 +55,7 @@ def values(input_dir, output="", **overrides) -> dict:
         measure=True,
         overwrite=False,
         resume=True,
-        preview_start=0,
+        preview_start=1,
         preview_count=8,
         custom_name="",
         custom_chain="",
@@ -80,17 +80,29 @@ def _gif_frames(path) -> int:
 
 
 def test_preview_shows_before_and_after_side_by_side_and_an_animation(handlers, clip):
-    gallery, animation, status = handlers.preview(values(clip.generated, preview_start=2, preview_count=4))
+    gallery, animation, status = handlers.preview(values(clip.generated, preview_start=3, preview_count=4))
     assert len(gallery) == 4
     for image, caption in gallery:
         assert image.shape == (96, 2 * 128 + 4, 3)
         assert "before | after" in caption
     before, after = gallery[0][0][:, :128], gallery[0][0][:, -128:]
     assert not np.array_equal(before, after)  # the lock changed the frame
-    assert [c.split(" ")[1] for _, c in gallery] == ["2", "3", "4", "5"]
+    # Frame N is the N-th file: frame 3 is the third name in the folder (counted from 1, like extraction).
+    names = sorted(p.name for p in clip.generated.iterdir())
+    assert [c.split(":")[0] for _, c in gallery] == [f"Frame {n} ({names[n - 1]})" for n in (3, 4, 5, 6)]
     assert animation.endswith(".gif")
     assert _gif_frames(animation) == 4
-    assert "frames 2 to 5" in status
+    assert "frames 3 to 6" in status
+
+
+def test_preview_start_frame_counts_from_1(handlers, clip):
+    first, _, _ = handlers.preview(values(clip.generated, preview_start=1, preview_count=1))
+    assert first[0][1].startswith("Frame 1 (")
+    gallery, _, status = handlers.preview(values(clip.generated, preview_start=0))
+    assert _is_update(gallery)
+    assert "at least 1" in status
+    _, _, status = handlers.preview(values(clip.generated, preview_start=FRAMES + 1))
+    assert f"frames 1 to {FRAMES}" in status
 
 
 def test_preview_writes_only_into_the_served_temp_folder(handlers, clip, tmp_path):
@@ -257,7 +269,7 @@ def test_custom_preset_from_a_typed_chain_runs_in_the_preview(handlers, clip):
     assert "temporal median (k=3" in info
     gallery, _, status = handlers.preview(values(clip.generated, preset="Lock then median", preview_count=2))
     assert len(gallery) == 2
-    assert "Lock then median on frames 0 to 1" in status
+    assert "Lock then median on frames 1 to 2" in status
 
 
 def test_custom_preset_with_a_bad_chain_says_what_is_wrong(handlers):

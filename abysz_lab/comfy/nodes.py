@@ -134,12 +134,12 @@ class AbyszDFI:
 
 
 def parse_frame_list(text: str) -> list[int]:
-    """Frame numbers from ``"1, 10, 20-22"`` (0-based; ranges inclusive); raise InputError on anything else."""
+    """Batch indices from ``"1, 10, 20-22"`` (0-based, like ComfyUI's; ranges inclusive); InputError otherwise."""
     numbers: list[int] = []
     for part in filter(None, (p.strip() for p in text.replace(";", ",").split(","))):
         match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
         if match is None:
-            msg = f"Cannot read the frame list {text!r}: give frame numbers like 1, 10, 20-22."
+            msg = f"Cannot read the frame list {text!r}: give batch indices like 1, 10, 20-22."
             raise InputError(msg)
         first, last = int(match.group(1)), int(match.group(2) or match.group(1))
         numbers.extend(range(first, last + 1))
@@ -159,7 +159,7 @@ class AbyszDFIMaskPreview:
     OUTPUT_TOOLTIPS = (
         "The original frames with the areas DFI holds tinted blue.",
         "The DFI masks (1 = held).",
-        "One line per frame: its number and the share of the picture held.",
+        "One line per frame: its batch index (counted from 0) and the share of the picture held.",
     )
     FUNCTION = "preview"
 
@@ -175,7 +175,10 @@ class AbyszDFIMaskPreview:
                     {
                         "default": "",
                         "multiline": False,
-                        "tooltip": "Frame numbers to preview (0-based, each >= 1), e.g. 1, 10, 20-22. "
+                        # ComfyUI's batch nodes count images from 0, so this node does too (the tab, CLI and
+                        # API count frames from 1 like extracted files); the tooltip says which.
+                        "tooltip": "Batch indices to preview, counted from 0 like ComfyUI's batch nodes (0 is the "
+                        "first image and cannot be previewed: it has no previous frame), e.g. 1, 10, 20-22. "
                         "Empty: 'count' frames spread over the clip.",
                     },
                 ),
@@ -203,7 +206,10 @@ class AbyszDFIMaskPreview:
         chosen = parse_frame_list(frames) or default_preview_indices(count, total)
         bad = [i for i in chosen if not 1 <= i < total]
         if bad:
-            msg = f"Preview frame(s) {bad} out of range: choose frames between 1 and {total - 1}."
+            msg = (
+                f"Preview batch index(es) {bad} out of range: choose between 1 and {total - 1} "
+                "(batch indices count from 0; index 0 has no previous frame)."
+            )
             raise InputError(msg)
         overlays = tensors.empty_images(len(chosen), height, width)
         masks = tensors.empty_masks(len(chosen), height, width)
@@ -217,7 +223,7 @@ class AbyszDFIMaskPreview:
             mask, held_pct = final_mask(previous, current, params)
             tensors.put_bgr8(overlays[slot], mask_overlay(current, mask))
             tensors.put_mask8(masks[slot], mask)
-            lines.append(f"frame {index}: {held_pct:.1f} % held")
+            lines.append(f"batch index {index}: {held_pct:.1f} % held")
             run.advance()
         return overlays, masks, "\n".join(lines)
 

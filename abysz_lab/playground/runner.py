@@ -57,6 +57,11 @@ class PreviewFrame:
     before: np.ndarray
     after: np.ndarray
 
+    @property
+    def number(self) -> int:
+        """The frame number a user sees: counted from 1, as extracted frames are (frame_00001 is 1)."""
+        return self.index + 1
+
 
 @dataclass(frozen=True)
 class PlaygroundPreview:
@@ -76,7 +81,7 @@ def preview(
     count: int = 8,
     folder: str | os.PathLike[str] | None = None,
 ) -> PlaygroundPreview:
-    """Run the preset on ``count`` frames from ``start`` (0-based) without writing anything.
+    """Run the preset on ``count`` frames from index ``start`` (0-based) without writing anything.
 
     Reads only those frames and the window around them, so the result equals
     the same frames of a full apply.
@@ -85,7 +90,8 @@ def preview(
     listing = list_frames(input_dir, role="input")
     total = len(listing)
     if not 0 <= start < total:
-        msg = f"Preview start frame {start} is out of range: the folder has frames 0 to {total - 1}."
+        # Users count frames from 1 (frame N is the N-th file), so the message does too.
+        msg = f"Preview start frame {start + 1} is out of range: the folder has frames 1 to {total}."
         raise InputError(msg)
     if count < 1:
         msg = f"Preview frame count must be at least 1, got {count}."

@@ -53,26 +53,26 @@ def _cell(value: float | None, spec: str) -> str:
 
 
 def table_rows(result: AnalysisResult) -> list[list[str]]:
-    """One row of text cells per frame ('-' where a figure is undefined, e.g. frame 0's flicker)."""
+    """One row of text cells per frame, numbered from 1 ('-' where undefined, e.g. frame 1's flicker)."""
     rows = []
     for i, name in enumerate(result.names):
         cells = [_cell(float(result.curves[key][i]), spec) for key, _, spec in TABLE_COLUMNS]
-        rows.append([str(i), name, *cells])
+        rows.append([str(i + 1), name, *cells])  # frame N is the N-th file, as users count
     return rows
 
 
 def heatmap_caption(heat: HeatMap) -> str:
     """What the heat map shows, as a status line."""
     text = (
-        f"Heat map of frame {heat.index} ({heat.name}): {heat.sequence} flicker {_cell(heat.flicker, '.2f')} "
+        f"Heat map of frame {heat.number} ({heat.name}): {heat.sequence} flicker {_cell(heat.flicker, '.2f')} "
         "grey levels. Hot colours: change the source does not explain; grey: not measured (motion, occlusion)."
     )
     return common.message(text)
 
 
 def heatmap_index(value: Any) -> int:
-    """The heat-map frame slider's value as a frame number >= 1."""
-    return common.whole_number(value, "The heat map frame (frame 0 has no previous frame)", 1)
+    """The heat-map frame slider's value (a frame number >= 2, counted from 1) as a 0-based index."""
+    return common.whole_number(value, "The heat map frame (frame 1 has no previous frame)", 2) - 1
 
 
 # --- what the buttons call -------------------------------------------------------------------------
@@ -125,11 +125,11 @@ class AnalysisHandlers:
             written = ", ".join(str(p) for p in (files.json, files.csv, files.plot, files.heatmap) if p is not None)
             status += common.message(f"Report written: {written}", "ok")
         heat = result.heatmap
-        last = max(2, summary.frames - 1)
+        last = max(2, summary.frames)  # the slider counts from 1: frame 2 (the first with a previous one) to the last
         if heat is None:
             slider = gr.update(maximum=last)
             return status, table_rows(result), plot, None, slider, common.message("No heat map: too few frames.")
-        slider = gr.update(maximum=last, value=heat.index)
+        slider = gr.update(maximum=last, value=heat.number)
         return status, table_rows(result), plot, common.to_display(heat.image), slider, heatmap_caption(heat)
 
     def heatmap(self, values: Mapping[str, Any]) -> tuple[Any, str]:
@@ -204,11 +204,12 @@ def build(ctx: TabContext) -> AnalysisHandlers:
             heatmap_frame = compat.component(
                 gr.Slider,
                 label="Heat map frame",
-                minimum=1,
-                maximum=2,
+                minimum=2,
+                maximum=3,
                 step=1,
-                value=1,
-                info="Release the slider (or press Show) to see where flicker remains in that frame.",
+                value=2,
+                info="Counted from 1 like the files (frame 1 has no previous frame). Release the slider (or press "
+                "Show) to see where flicker remains in that frame.",
                 elem_id="abysz_an_heatmap_frame",
             )
             heatmap_button = compat.component(gr.Button, value="Show heat map", elem_id="abysz_an_heatmap_show")

@@ -263,16 +263,16 @@ class PlaygroundHandlers:
         try:
             params = common.params_from_values(pg.PlaygroundParams, values)
             source = common.path_box(values.get("input"), INPUT_WHAT)
-            start = common.whole_number(values.get("preview_start", 0), "Preview start frame", 0)
+            start = common.whole_number(values.get("preview_start", 1), "Preview start frame", 1) - 1
             count = common.whole_number(values.get("preview_count", 8), "Preview frame count", 1)
             result = pg.preview(source, params, start=start, count=count, folder=self.preset_folder)
         except AbyszError as exc:
             return gr.update(), gr.update(), common.error_message(exc)
         gallery = [
-            (common.to_display(pg.before_after(f.before, f.after)), f"Frame {f.index} ({f.name}): before | after")
+            (common.to_display(pg.before_after(f.before, f.after)), f"Frame {f.number} ({f.name}): before | after")
             for f in result.frames
         ]
-        first, last = result.frames[0].index, result.frames[-1].index
+        first, last = result.frames[0].number, result.frames[-1].number
         shown = f"{result.preset} on frames {first} to {last}, {result.engine} engine. Left: before, right: after."
         notes = [common.message(shown)]
         if result.message:
@@ -416,9 +416,9 @@ def build(ctx: TabContext) -> PlaygroundHandlers:
         inputs["preview_start"] = compat.component(
             gr.Number,
             label="Preview start frame",
-            value=0,
+            value=1,
             precision=0,
-            info="First frame shown (0 = the first frame of the folder).",
+            info="First frame shown, counted from 1 (frame 1 is the folder's first file).",
             elem_id="abysz_pg_preview_start",
         )
         inputs["preview_count"] = compat.component(
