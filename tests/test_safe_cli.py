@@ -269,12 +269,20 @@ def _wait_for(condition, timeout: float = 60) -> None:
         time.sleep(0.005)
 
 
+def _lock_text(folder: Path) -> str:
+    try:
+        return (folder / LOCK_NAME).read_text()
+    except OSError:
+        return ""
+
+
 def test_a_second_run_into_a_busy_folder_is_refused_and_nothing_mixes(long_clip, tmp_path):
     source, generated = long_clip
     out = tmp_path / "out"
     first = _start_dfi(source, generated, out, "--tolerance", "5")
     try:
-        _wait_for(lambda: (out / LOCK_NAME).exists() or first.poll() is not None)
+        # The lock file is made empty (O_EXCL) and then filled in: wait until it names its run.
+        _wait_for(lambda: _lock_text(out).strip().endswith("}") or first.poll() is not None)
         first.send_signal(signal.SIGSTOP)  # hold it mid-run, lock taken
         assert first.poll() is None, "the first run ended before it could be caught"
         second = cli("dfi", "--source", source, "--generated", generated, "--out", out, "--tolerance", "12")
