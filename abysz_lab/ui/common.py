@@ -405,16 +405,16 @@ def status_box(elem_id: str) -> Any:
     return compat.component(gr.HTML, value="", elem_id=elem_id, elem_classes=["abysz-status"])
 
 
-def answer_repeated_clicks(event: Any, run: Any, guard: Any, note: Any) -> None:
+def answer_repeated_clicks(event: Any, run: Any, runs: Any, note: Any) -> None:
     """Make ``note`` (a :func:`status_box` under a run button) say a run is going when the button is clicked again.
 
     ``event`` is the button's click listener and ``run`` what :func:`wire_run`
-    returned for it; ``guard`` is the button's :class:`QueuedRuns` (anything
+    returned for it; ``runs`` is the button's :class:`QueuedRuns` (anything
     with its ``note_click``/``click_answered``). The note clears when the run's
     answer arrives.
     """
-    compat.on(event, guard.note_click, inputs=[], outputs=[note], queue=False, unlimited=True)
-    compat.then(run, guard.click_answered, outputs=[note])
+    compat.on(event, runs.note_click, inputs=[], outputs=[note], queue=False, unlimited=True)
+    compat.then(run, runs.click_answered, outputs=[note])
 
 
 def to_display(image_bgr: np.ndarray, max_side: int = 768) -> np.ndarray:
