@@ -1,10 +1,11 @@
 """The Analyze sub-tab: flicker, fidelity and ghosting of any source / generated / output folders.
 
-One run (a job on the queue the HTTP API shares; progress, Cancel) gives the one-line summary, a per-frame
-table, the plot and the heat map of the frame with the most flicker left; the
-heat-map slider then shows any other frame without re-running. The JSON/CSV
-report is written only when a report folder is given. Handlers live on
-:class:`AnalysisHandlers` and take plain values, so tests call what the buttons call.
+One run (a job on the queue the HTTP API shares; progress, Cancel) gives the
+one-line summary, a per-frame table, the plot and the heat map of the frame
+with the most flicker left; the heat-map slider then shows any other frame
+without re-running. The JSON/CSV report is written only when a report folder
+is given. Handlers live on :class:`AnalysisHandlers` and take plain values, so
+tests call what the buttons call.
 """
 
 from __future__ import annotations

@@ -2,11 +2,11 @@
 
 Each tool has its own section, progress bar, Cancel button and status line;
 its runs are jobs on the job queue the HTTP API shares (:class:`common.QueuedRuns`,
-one per tool), with the folders and files each reads and writes. The button handlers live on
-:class:`ToolsHandlers` and take plain values (a dict of control name -> value),
-so tests call exactly what the buttons call. Videos and GIFs shown in the
-browser are served from a temporary copy (:class:`compat.ServedFiles`), never
-from the user's folder.
+one per tool), with the folders and files each reads and writes. The button
+handlers live on :class:`ToolsHandlers` and take plain values (a dict of control
+name -> value), so tests call exactly what the buttons call. Videos and GIFs
+shown in the browser are served from a temporary copy
+(:class:`compat.ServedFiles`), never from the user's folder.
 """
 
 from __future__ import annotations
