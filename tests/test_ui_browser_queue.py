@@ -56,6 +56,14 @@ def _fill(page, elem_id: str, text) -> None:
     box.press("Tab")
 
 
+def _wait_until_queued(page, shot: str) -> None:
+    """Wait for "Queued behind 1 job" in the page; keep a screenshot of what it showed instead."""
+    answered = "document.querySelector('#abysz_an_status .abysz-msg') !== null"
+    page.wait_for_function(f"{QUEUED} || {answered}", timeout=120_000)
+    page.screenshot(path=str(screenshot_folder() / shot))
+    assert page.evaluate(QUEUED), f"the run answered without waiting: {_status(page)!r}"
+
+
 def _status(page) -> str:
     return page.locator("#abysz_an_status").first.inner_text()
 
@@ -66,8 +74,7 @@ def test_analyze_behind_a_job_writing_its_folder_shows_queued_then_runs(page, se
     _fill(page, "abysz_an_generated", clip.generated)
     with job_on_the_shared_queue("dfi", writes=[clip.generated]) as api_job:
         page.click("#abysz_an_run")
-        page.wait_for_function(QUEUED, timeout=120_000)
-        page.screenshot(path=str(screenshot_folder() / "queue-analyze-waiting.png"))
+        _wait_until_queued(page, "queue-analyze-waiting.png")
         assert api_job.state == "running"
     page.wait_for_selector("#abysz_an_status .abysz-msg-ok", timeout=120_000)
     assert "10 frames" in _status(page)
@@ -79,10 +86,11 @@ def test_cancel_while_queued_drops_the_analysis(page, server):
     _fill(page, "abysz_an_generated", clip.generated)
     with job_on_the_shared_queue("dfi", writes=[clip.generated]) as api_job:
         page.click("#abysz_an_run")
-        page.wait_for_function(QUEUED, timeout=120_000)
+        _wait_until_queued(page, "queue-analyze-waiting-to-cancel.png")
         page.click("#abysz_an_cancel")
+        # The Cancel button's answer and the dropped run's answer land in either order: both say so.
         page.wait_for_function(
             "document.querySelector('#abysz_an_status').innerText.includes('nothing was written')", timeout=120_000
         )
         assert api_job.state == "running"  # the other client's job is not the tab's to cancel
-    assert "Cancelled before it started" in _status(page)
+    assert "before it started; nothing was written" in _status(page)

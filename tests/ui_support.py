@@ -180,7 +180,7 @@ def job_on_the_shared_queue(kind: str, *, writes=(), reads=()) -> Iterator:
 
     def hold(job):
         started.set()
-        release.wait(60)
+        release.wait(600)  # released when the block ends; the limit only keeps a broken test from hanging
         return {}
 
     job = default_queue().submit(kind, hold, writes=writes, reads=reads)

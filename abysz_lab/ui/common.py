@@ -200,7 +200,8 @@ class QueuedRuns:
         lines = [message(stopping, "warning")] if running else []
         if waiting:
             runs = f"{waiting} waiting run{'s' if waiting != 1 else ''}"
-            lines.append(message(f"Cancelled {runs} before {'they' if waiting != 1 else 'it'} started.", "warning"))
+            them = "they" if waiting != 1 else "it"
+            lines.append(message(f"Cancelled {runs} before {them} started; nothing was written.", "warning"))
         return "".join(lines) or message(idle)
 
     def note_click(self) -> str:
