@@ -7,7 +7,7 @@ import json
 import threading
 
 import pytest
-from ui_support import needs_gradio, small_clip
+from ui_support import job_on_the_shared_queue, needs_gradio, small_clip, wait_for_desc
 
 pytestmark = [pytest.mark.ui, needs_gradio]
 
@@ -172,12 +172,12 @@ def test_cancel_mid_analysis_says_how_far_it_got(handlers, run):
     assert "abysz-msg-warning" in status
     assert "Cancelled after" in status
     assert all(_is_update(o) for o in others)
-    assert not handlers.guard.busy
+    assert not handlers.runs.busy
 
 
-def test_second_click_during_an_analysis_is_refused(handlers, run):
+def test_a_second_analysis_waits_behind_the_first_then_runs(handlers, run):
     reached, release = threading.Event(), threading.Event()
-    first_result = []
+    first_result, second_result, second_descs = [], [], []
 
     def slow_progress(done_total, **_):
         if done_total[0] == 2:
@@ -185,16 +185,49 @@ def test_second_click_during_an_analysis_is_refused(handlers, run):
             release.wait(timeout=30)
 
     first = threading.Thread(target=lambda: first_result.append(handlers.run(analysis_values(*run), slow_progress)))
+    second = threading.Thread(
+        target=lambda: second_result.append(
+            handlers.run(analysis_values(*run), lambda done_total, desc="", **_: second_descs.append(desc))
+        )
+    )
     first.start()
     try:
         assert reached.wait(timeout=30)
-        status, *others = handlers.run(analysis_values(*run))
+        second.start()
+        wait_for_desc(second_descs, "Queued behind 1 job")
     finally:
         release.set()
         first.join(timeout=60)
-    assert "already going" in status
-    assert all(_is_update(o) for o in others)
+        second.join(timeout=60)
     assert "abysz-msg-ok" in first_result[0][0]
+    assert "abysz-msg-ok" in second_result[0][0]
+    assert not handlers.runs.busy
+
+
+def test_an_analysis_of_a_folder_a_job_is_writing_waits_for_it(handlers, run, tmp_path):
+    """The API's (or another tab's) DFI into the output folder finishes first: no half-written frames measured."""
+    descs, result = [], []
+    with job_on_the_shared_queue("dfi", writes=[run[2]]) as api_job:
+        waiting = threading.Thread(
+            target=lambda: result.append(
+                handlers.run(analysis_values(*run), lambda done_total, desc="", **_: descs.append(desc))
+            )
+        )
+        waiting.start()
+        wait_for_desc(descs, "Queued behind 1 job")
+        assert api_job.state == "running" and result == []
+    waiting.join(timeout=60)
+    assert "abysz-msg-ok" in result[0][0]
+
+
+def test_a_report_into_a_folder_a_job_writes_is_refused_naming_that_job(handlers, run, tmp_path):
+    report = tmp_path / "report"
+    with job_on_the_shared_queue("dfi", writes=[tmp_path]) as api_job:
+        status, *others = handlers.run(analysis_values(*run, report_folder=str(report)))
+    assert "abysz-msg-error" in status
+    assert f"job {api_job.id} (dfi into" in status
+    assert all(_is_update(o) for o in others)
+    assert not report.exists()
 
 
 def test_cancel_with_nothing_running_says_so(handlers):

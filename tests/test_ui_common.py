@@ -1,8 +1,9 @@
-"""The shared UI helpers: widgets from ParamSpec, the run guard, progress and messages."""
+"""The shared UI helpers: widgets from ParamSpec, runs on the job queue, progress and messages."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from ui_support import needs_gradio
@@ -62,40 +63,148 @@ def test_out_of_range_value_is_an_input_error_naming_the_control():
         common.params_from_values(DFIParams, {"smooth": 4.0})
 
 
-def test_guard_refuses_a_second_run_while_the_first_holds_it():
+@pytest.fixture
+def queue():
+    from abysz_lab.jobqueue import JobQueue
+
+    jobs = JobQueue(workers=2)
+    yield jobs
+    jobs.shutdown()
+
+
+def test_a_queued_run_returns_what_its_work_returned_and_frees_the_button(queue, tmp_path):
     from abysz_lab.ui import common
 
-    guard = common.RunGuard("DFI")
-    with guard.run(), pytest.raises(common.RunInProgressError, match="already going"), guard.run():
-        pass
-    assert not guard.busy
+    runs = common.QueuedRuns("DFI", queue)
+    assert runs.run("test", lambda job: (job.kind, 42), writes=[tmp_path / "out"]) == ("test", 42)
+    assert not runs.busy
+    [job] = queue.jobs()
+    assert (job.state, job.writes) == ("done", (tmp_path / "out",))
 
 
-def test_guard_is_free_again_after_a_run_that_raised():
+def test_a_run_waiting_behind_another_job_says_how_many_are_ahead_then_runs(queue, tmp_path):
     from abysz_lab.ui import common
 
-    guard = common.RunGuard("DFI")
-    with pytest.raises(RuntimeError), guard.run():
-        raise RuntimeError("boom")
-    with guard.run() as token:
-        assert not token.cancelled
+    release, started = threading.Event(), threading.Event()
+
+    def hold(job):
+        started.set()
+        assert release.wait(30)
+        return {}
+
+    other = queue.submit("api dfi", hold, writes=[tmp_path / "a"], reads=[tmp_path / "in"])  # e.g. the API's job
+    assert started.wait(30)
+    runs, descs, results = common.QueuedRuns("Assemble", queue), [], []
+    waiting = threading.Thread(
+        target=lambda: results.append(
+            runs.run(
+                "assemble (tab)",
+                lambda job: "ran",
+                writes=[tmp_path / "b.mp4"],
+                reads=[tmp_path / "in"],
+                progress=lambda done_total, desc="", **_: descs.append(desc),
+            )
+        )
+    )
+    waiting.start()
+    try:
+        deadline = time.monotonic() + 30
+        while "Queued behind 1 job" not in descs:
+            assert time.monotonic() < deadline, descs
+            time.sleep(0.05)
+        assert runs.busy and results == []
+        assert "already going (or waiting in the queue)" in runs.note_click()
+    finally:
+        release.set()
+        waiting.join(30)
+    assert other.state == "done"
+    assert results == ["ran"]
+    assert not runs.busy
 
 
-def test_guard_cancel_sets_the_running_token_from_another_thread():
+def test_a_run_into_a_folder_a_running_job_writes_is_refused_naming_that_job(queue, tmp_path):
+    from abysz_lab.jobqueue import JobConflictError
     from abysz_lab.ui import common
 
-    guard = common.RunGuard("DFI")
-    with guard.run() as token:
-        t = threading.Thread(target=guard.cancel)
-        t.start()
-        t.join()
-        assert token.cancelled
+    release = threading.Event()
+    other = queue.submit("dfi", lambda job: {} if release.wait(30) else {}, writes=[tmp_path / "out"])
+    try:
+        with pytest.raises(JobConflictError, match=f"job {other.id} \\(dfi into"):
+            common.QueuedRuns("Style fuse", queue).run("fuse (tab)", lambda job: 1, writes=[tmp_path / "out" / "sub"])
+    finally:
+        release.set()
 
 
-def test_guard_cancel_without_a_run_says_nothing_was_cancelled():
+def test_cancel_drops_a_waiting_run_at_once_and_stops_a_running_one(queue, tmp_path):
+    from abysz_lab.errors import Cancelled
     from abysz_lab.ui import common
 
-    assert common.RunGuard("DFI").cancel() is False
+    runs = common.QueuedRuns("DFI", queue)
+    started, outcomes = threading.Event(), {}
+
+    def frames(job):
+        started.set()
+        while not job.cancel.cancelled:
+            time.sleep(0.01)
+        raise Cancelled("Cancelled after frame 3.")
+
+    def run(name, out):
+        try:
+            outcomes[name] = runs.run(name, frames, writes=[tmp_path / out], reads=[tmp_path / "in"])
+        except Cancelled as exc:
+            outcomes[name] = str(exc)
+
+    threads = [threading.Thread(target=run, args=("first", "a")), threading.Thread(target=run, args=("second", "b"))]
+    threads[0].start()
+    assert started.wait(30)
+    threads[1].start()
+    deadline = time.monotonic() + 30
+    while len([j for j in queue.jobs() if j.state == "queued"]) < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    said = runs.cancel(stopping="Cancelling: DFI stops after the current frame.", idle="No DFI run is going.")
+    for thread in threads:
+        thread.join(30)
+    assert "Cancelling: DFI stops" in said and "Cancelled 1 waiting run before it started" in said
+    assert outcomes == {
+        "first": "Cancelled after frame 3.",
+        "second": "Cancelled before it started; nothing was written.",
+    }
+    assert not (tmp_path / "b").exists()
+    assert not runs.busy
+    assert "No DFI run is going" in runs.cancel(stopping="", idle="No DFI run is going.")
+
+
+def test_cancel_of_one_button_leaves_the_jobs_of_others_alone(queue, tmp_path):
+    from abysz_lab.ui import common
+
+    release, started = threading.Event(), threading.Event()
+
+    def hold(job):
+        started.set()
+        assert release.wait(30)
+        return "done"
+
+    mine, theirs, results = common.QueuedRuns("Extract", queue), common.QueuedRuns("Compare", queue), []
+    thread = threading.Thread(target=lambda: results.append(theirs.run("compare", hold, writes=[tmp_path / "c"])))
+    thread.start()
+    try:
+        assert started.wait(30)
+        assert "No Extract run is going" in mine.cancel(stopping="", idle="No Extract run is going.")
+    finally:
+        release.set()
+        thread.join(30)
+    assert results == ["done"]
+
+
+def test_a_second_click_is_noted_until_the_run_answers():
+    from abysz_lab.ui import common
+
+    runs = common.QueuedRuns("analysis")
+    assert runs.note_click() == ""
+    assert "An analysis run is already going" in runs.note_click()  # within the grace time of the first click
+    assert runs.click_answered() == ""
+    assert runs.note_click() == ""
 
 
 def test_progress_reports_reach_the_gradio_progress_as_done_of_total():
@@ -196,11 +305,10 @@ def test_an_unexpected_error_in_a_run_shows_a_message_and_logs_the_traceback(cap
 
     from abysz_lab.ui import common
 
-    guard = common.RunGuard("test")
+    runs = common.QueuedRuns("test")
 
     def broken(values, progress):
-        with guard.run():
-            return values["x"] / 0
+        return runs.run("broken", lambda job: values["x"] / 0, writes=[])
 
     with gr.Blocks() as blocks:
         box = gr.Number(label="x")
@@ -215,4 +323,4 @@ def test_an_unexpected_error_in_a_run_shows_a_message_and_logs_the_traceback(cap
     assert "abysz-msg-error" in shown_status
     assert isinstance(shown_image, dict) and str(shown_image.get("__type__")).endswith("update")
     assert "Traceback" in capsys.readouterr().err
-    assert not guard.busy
+    assert not runs.busy

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 from conftest import tree_digest
-from ui_support import needs_gradio, small_clip
+from ui_support import job_on_the_shared_queue, needs_gradio, small_clip, wait_for_desc
 
 pytestmark = [pytest.mark.ui, needs_gradio]
 
@@ -206,12 +206,12 @@ def test_cancel_mid_run_stops_with_whole_frames_and_says_how_far(handlers, clip,
     assert _is_update(plot)
     assert _is_update(last_output)
     assert 4 <= len(list(out.glob("*.png"))) < FRAMES
-    assert not handlers.guard.busy
+    assert not handlers.runs.busy
 
 
-def test_second_click_during_a_run_is_told_a_run_is_going(handlers, clip, tmp_path):
+def test_a_second_apply_waits_its_turn_and_one_into_the_same_folder_is_refused(handlers, clip, tmp_path):
     reached, release = threading.Event(), threading.Event()
-    first_result = []
+    first_result, second_result, second_descs = [], [], []
 
     def slow_progress(done_total, **_):
         if done_total[0] == 2:
@@ -223,17 +223,70 @@ def test_second_click_during_a_run_is_told_a_run_is_going(handlers, clip, tmp_pa
             handlers.apply(values(clip.generated, tmp_path / "a", measure=False), slow_progress)
         )
     )
+    second = threading.Thread(
+        target=lambda: second_result.append(
+            handlers.apply(
+                values(clip.generated, tmp_path / "b", measure=False),
+                lambda done_total, desc="", **_: second_descs.append(desc),
+            )
+        )
+    )
     first.start()
     try:
         assert reached.wait(timeout=30)
-        status, *others = handlers.apply(values(clip.generated, tmp_path / "b"))
+        second.start()
+        wait_for_desc(second_descs, "Queued behind 1 job")
+        status, *others = handlers.apply(values(clip.generated, tmp_path / "a"))
+        assert not (tmp_path / "b").exists()  # it waits while the first one reads the same input
     finally:
         release.set()
         first.join(timeout=60)
-    assert "already going" in status
+        second.join(timeout=60)
+    assert "abysz-msg-error" in status
+    assert "deflicker (tab) into" in status and "writes into" in status
     assert all(_is_update(o) for o in others)
-    assert not (tmp_path / "b").exists()
     assert f"{FRAMES} of {FRAMES}" in first_result[0][0]
+    assert f"{FRAMES} of {FRAMES}" in second_result[0][0]
+    assert not handlers.runs.busy
+
+
+def test_apply_behind_a_job_writing_its_input_waits_then_runs(handlers, clip, tmp_path):
+    """A job of the API (or another tab) writing the input folder runs first; the apply then reads whole frames."""
+    descs, result = [], []
+    with job_on_the_shared_queue("dfi", writes=[clip.generated]) as api_job:
+        waiting = threading.Thread(
+            target=lambda: result.append(
+                handlers.apply(
+                    values(clip.generated, tmp_path / "out", measure=False),
+                    lambda done_total, desc="", **_: descs.append(desc),
+                )
+            )
+        )
+        waiting.start()
+        wait_for_desc(descs, "Queued behind 1 job")
+        assert not (tmp_path / "out").exists()
+    waiting.join(timeout=60)
+    assert api_job.state == "done"
+    assert f"{FRAMES} of {FRAMES}" in result[0][0]
+
+
+def test_cancel_while_waiting_in_the_queue_writes_nothing(handlers, clip, tmp_path):
+    descs, result = [], []
+    with job_on_the_shared_queue("dfi", writes=[clip.generated]):
+        waiting = threading.Thread(
+            target=lambda: result.append(
+                handlers.apply(
+                    values(clip.generated, tmp_path / "out"), lambda done_total, desc="", **_: descs.append(desc)
+                )
+            )
+        )
+        waiting.start()
+        wait_for_desc(descs, "Queued behind 1 job")
+        said = handlers.cancel()
+        waiting.join(timeout=30)
+    assert "Cancelled 1 waiting run before it started" in said
+    assert "Cancelled before it started; nothing was written." in result[0][0]
+    assert not (tmp_path / "out").exists()
 
 
 def test_cancel_with_nothing_running_says_so(handlers):

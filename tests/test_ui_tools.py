@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import write_frames
-from ui_support import needs_gradio, small_clip
+from ui_support import job_on_the_shared_queue, needs_gradio, small_clip, wait_for_desc
 
 pytestmark = [pytest.mark.ui, needs_gradio]
 
@@ -320,7 +320,7 @@ def test_cancel_mid_assemble_writes_no_file(handlers, clip, tmp_path):
     assert _is_update(shown)
     assert not out.exists()
     assert list(tmp_path.glob("*.part*")) == []
-    assert not handlers.guards["assemble"].busy
+    assert not handlers.runs["assemble"].busy
 
 
 def test_cancel_mid_extract_keeps_whole_frames(handlers, video, tmp_path):
@@ -348,7 +348,7 @@ def test_cancel_mid_compare_writes_no_file(handlers, clip, tmp_path):
     assert "Cancelled after" in status
     assert _is_update(shown)
     assert not out.exists()
-    assert not handlers.guards["compare"].busy
+    assert not handlers.runs["compare"].busy
 
 
 def test_cancel_mid_fuse_keeps_whole_frames(handlers, clip, tmp_path):
@@ -369,12 +369,13 @@ def test_cancel_mid_fuse_keeps_whole_frames(handlers, clip, tmp_path):
     assert 4 <= len(written) < 12
     size = read_back(sorted(clip.generated.glob("*.png"))[0]).shape
     assert all(read_back(p).shape == size for p in written)
-    assert not handlers.guards["fuse"].busy
+    assert not handlers.runs["fuse"].busy
 
 
-def test_second_click_during_a_run_is_refused_and_other_tools_still_run(handlers, clip, tmp_path):
+def test_a_second_run_waits_behind_the_first_while_a_tool_on_other_folders_runs(handlers, clip, tmp_path):
+    """The shared queue: a run on the same folders is queued (not refused), one on other folders runs meanwhile."""
     reached, release = threading.Event(), threading.Event()
-    first_result = []
+    first_result, second_result, second_descs = [], [], []
 
     def slow_progress(done_total, **_):
         if done_total[0] == 2:
@@ -383,19 +384,104 @@ def test_second_click_during_a_run_is_refused_and_other_tools_still_run(handlers
 
     values = compare_values(generated=clip.generated, output=tmp_path / "a.mp4")
     first = threading.Thread(target=lambda: first_result.append(handlers.compare(values, slow_progress)))
+    second = threading.Thread(
+        target=lambda: second_result.append(
+            handlers.compare(
+                compare_values(generated=clip.generated, output=tmp_path / "b.mp4"),
+                lambda done_total, desc="", **_: second_descs.append(desc),
+            )
+        )
+    )
     first.start()
     try:
         assert reached.wait(timeout=30)
-        status, shown = handlers.compare(compare_values(generated=clip.generated, output=tmp_path / "b.mp4"))
+        second.start()
+        wait_for_desc(second_descs, "Queued behind 1 job")
+        assert "already going (or waiting in the queue)" in handlers.runs["compare"].note_click()
         other, *_ = handlers.assemble(assemble_values(frames=clip.source, output=tmp_path / "c.mp4"))
+        assert not (tmp_path / "b.mp4").exists()  # it waits while the first one reads the same frames
     finally:
         release.set()
         first.join(timeout=60)
-    assert "already going" in status
-    assert _is_update(shown)
-    assert not (tmp_path / "b.mp4").exists()
+        second.join(timeout=60)
     assert "finished" in other
     assert "finished" in first_result[0][0]
+    assert "finished" in second_result[0][0]
+    assert (tmp_path / "b.mp4").stat().st_size > 0
+
+
+def test_a_run_into_the_file_a_running_run_writes_is_refused_naming_that_job(handlers, clip, tmp_path):
+    reached, release = threading.Event(), threading.Event()
+
+    def slow_progress(done_total, **_):
+        if done_total[0] == 2:
+            reached.set()
+            release.wait(timeout=30)
+
+    values = compare_values(generated=clip.generated, output=tmp_path / "a.mp4")
+    first = threading.Thread(target=lambda: handlers.compare(values, slow_progress))
+    first.start()
+    try:
+        assert reached.wait(timeout=30)
+        status, shown = handlers.compare(compare_values(original=clip.source, output=tmp_path / "a.mp4"))
+    finally:
+        release.set()
+        first.join(timeout=60)
+    assert "abysz-msg-error" in status
+    assert "compare (tab) into" in status and "a.mp4" in status
+    assert _is_update(shown)
+
+
+def test_the_api_refuses_a_job_into_the_folder_a_tab_run_writes(handlers, clip, tmp_path):
+    """Tab runs are on the API's queue: its 409 conflict check names the tab's job."""
+    from abysz_lab.job_requests import submit_job
+    from abysz_lab.jobqueue import JobConflictError
+
+    reached, release = threading.Event(), threading.Event()
+    out = tmp_path / "fused"
+
+    def slow_progress(done_total, **_):
+        if done_total[0] == 2:
+            reached.set()
+            release.wait(timeout=30)
+
+    values = fuse_values(frames=clip.generated, style=clip.source, output=out)
+    first = threading.Thread(target=lambda: handlers.fuse(values, slow_progress))
+    first.start()
+    try:
+        assert reached.wait(timeout=30)
+        body = {"kind": "deflicker", "in": str(clip.generated), "out": str(out), "preset": "brightness-lock"}
+        with pytest.raises(JobConflictError, match="fuse \\(tab\\) into"):
+            submit_job(body)
+    finally:
+        release.set()
+        first.join(timeout=60)
+
+
+def test_a_tool_run_waiting_behind_an_api_job_can_be_cancelled_before_it_starts(handlers, clip, tmp_path):
+    descs, result = [], []
+    out = tmp_path / "frames.mp4"
+    with job_on_the_shared_queue("dfi", writes=[tmp_path / "dfi"], reads=[clip.generated]) as api_job:
+        waiting = threading.Thread(
+            target=lambda: result.append(
+                handlers.assemble(
+                    assemble_values(frames=clip.generated, output=out),
+                    lambda done_total, desc="", **_: descs.append(desc),
+                )
+            )
+        )
+        waiting.start()
+        wait_for_desc(descs, "Queued behind 1 job")
+        said = handlers.cancel("assemble")
+        waiting.join(timeout=30)
+        assert api_job.state == "running"  # the other client's job is not this tab's to cancel
+    assert "Cancelled 1 waiting run before it started" in said
+    status, shown, _ = result[0]
+    assert "abysz-msg-warning" in status
+    assert "Cancelled before it started; nothing was written." in status
+    assert _is_update(shown)
+    assert not out.exists()
+    assert not handlers.runs["assemble"].busy
 
 
 def test_cancel_with_nothing_running_says_so(handlers):

@@ -7,6 +7,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -164,3 +165,36 @@ def screenshot_folder() -> Path:
     folder = REPO / "test-output" / f"browser-gradio-{gradio.__version__}"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@contextlib.contextmanager
+def job_on_the_shared_queue(kind: str, *, writes=(), reads=()) -> Iterator:
+    """A job another client (the HTTP API, another tab) runs on the process's queue until the block ends.
+
+    It is submitted exactly as the API submits its jobs (``default_queue().submit``
+    with the folders it writes and reads); it only holds the queue until released.
+    """
+    from abysz_lab.jobqueue import default_queue
+
+    started, release = threading.Event(), threading.Event()
+
+    def hold(job):
+        started.set()
+        release.wait(600)  # released when the block ends; the limit only keeps a broken test from hanging
+        return {}
+
+    job = default_queue().submit(kind, hold, writes=writes, reads=reads)
+    try:
+        assert started.wait(60), "the shared queue did not start the job"
+        yield job
+    finally:
+        release.set()
+        job.wait(60)
+
+
+def wait_for_desc(descs: list, text: str, timeout: float = 30.0) -> None:
+    """Wait until a progress description ``text`` was reported (e.g. "Queued behind 1 job")."""
+    deadline = time.monotonic() + timeout
+    while text not in descs:
+        assert time.monotonic() < deadline, f"never reported {text!r}: {descs[-5:]}"
+        time.sleep(0.05)

@@ -1,10 +1,11 @@
 """The Analyze sub-tab: flicker, fidelity and ghosting of any source / generated / output folders.
 
-One guarded run (progress, Cancel) gives the one-line summary, a per-frame
-table, the plot and the heat map of the frame with the most flicker left; the
-heat-map slider then shows any other frame without re-running. The JSON/CSV
-report is written only when a report folder is given. Handlers live on
-:class:`AnalysisHandlers` and take plain values, so tests call what the buttons call.
+One run (a job on the queue the HTTP API shares; progress, Cancel) gives the
+one-line summary, a per-frame table, the plot and the heat map of the frame
+with the most flicker left; the heat-map slider then shows any other frame
+without re-running. The JSON/CSV report is written only when a report folder
+is given. Handlers live on :class:`AnalysisHandlers` and take plain values, so
+tests call what the buttons call.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from abysz_lab.analysis import (
     AnalysisParams,
     AnalysisResult,
     HeatMap,
+    ReportFiles,
     analyze_folders,
     heatmap_for_frame,
     plot_image,
     write_report,
 )
 from abysz_lab.errors import AbyszError
+from abysz_lab.jobqueue import Job, JobQueue
 from abysz_lab.ui import TabContext, UISettings, common, compat
 
 # Per-frame table: (curve name, column header, format).
@@ -79,11 +82,16 @@ def heatmap_index(value: Any) -> int:
 
 
 class AnalysisHandlers:
-    """The Analyze sub-tab's button handlers; one instance (and one run guard) per built tab."""
+    """The Analyze sub-tab's button handlers; one instance per built tab.
 
-    def __init__(self, settings: UISettings, guard: common.RunGuard | None = None) -> None:
+    A run is a job on the job queue the HTTP API shares: it waits for jobs that
+    write the folders it reads, and its report folder is declared as written. The
+    heat map of one frame reads two frames and writes nothing: it is not queued.
+    """
+
+    def __init__(self, settings: UISettings, queue: JobQueue | None = None) -> None:
         self.settings = settings
-        self.guard = guard or common.RunGuard("analysis")
+        self.runs = common.QueuedRuns("analysis", queue)
 
     def _folders(self, values: Mapping[str, Any]) -> tuple[Any, Any, Any]:
         source = common.path_box(values.get("source"), "the source frames folder")
@@ -98,7 +106,9 @@ class AnalysisHandlers:
             source, generated, output = self._folders(values)
             limit = common.whole_number(values.get("frames_limit") or 0, "Frames limit (0 = all frames)")
             report_folder = common.path_box(values.get("report_folder"), "", optional=True)
-            with self.guard.run() as token:
+            folders = [p for p in (source, generated, output) if p is not None]
+
+            def work(job: Job) -> tuple[AnalysisResult, ReportFiles | None]:
                 result = analyze_folders(
                     source,
                     generated,
@@ -106,11 +116,13 @@ class AnalysisHandlers:
                     params,
                     frames_limit=limit,
                     progress=common.progress_callback(progress, what="Analysis"),
-                    cancel=token,
+                    cancel=job.cancel,
                 )
-                files = None
-                if report_folder is not None:
-                    files = write_report(result, report_folder, *(p for p in (source, generated, output) if p))
+                files = None if report_folder is None else write_report(result, report_folder, *folders)
+                return result, files
+
+            writes = [] if report_folder is None else [report_folder]
+            result, files = self.runs.run("analyze (tab)", work, writes=writes, reads=folders, progress=progress)
             plot = common.to_display(plot_image(result), max_side=1400)
         except AbyszError as exc:
             return common.error_message(exc), *unchanged
@@ -143,10 +155,10 @@ class AnalysisHandlers:
         return common.to_display(heat.image), heatmap_caption(heat)
 
     def cancel(self) -> str:
-        """Ask the running analysis to stop after its current frame."""
-        if self.guard.cancel():
-            return common.message("Cancelling: the analysis stops after the current frame.", "warning")
-        return common.message("No analysis is going.")
+        """Drop this tab's waiting analyses and ask the running one to stop after the current frame."""
+        return self.runs.cancel(
+            stopping="Cancelling: the analysis stops after the current frame.", idle="No analysis is going."
+        )
 
 
 # --- the layout -------------------------------------------------------------------------------------
@@ -230,7 +242,7 @@ def build(ctx: TabContext) -> AnalysisHandlers:
     run_event = common.wire_run(
         run_button.click, handlers.run, inputs, [status, table, plot, heatmap, heatmap_frame, caption]
     )
-    common.answer_repeated_clicks(run_button.click, run_event, handlers.guard, busy_note)
+    common.answer_repeated_clicks(run_button.click, run_event, handlers.runs, busy_note)
     compat.on(cancel_button.click, handlers.cancel, inputs=[], outputs=[status], queue=False)
     for event in (heatmap_button.click, heatmap_frame.release):
         common.wire_run(

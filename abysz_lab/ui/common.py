@@ -1,16 +1,17 @@
-"""What every Abysz LAB sub-tab shares: widgets from ParamSpec, the run guard, progress, messages.
+"""What every Abysz LAB sub-tab shares: widgets from ParamSpec, queued runs, progress, messages.
 
 Sub-tabs build their parameter controls with :func:`param_widgets` (ranges,
 defaults and help come from the dataclass, never written again here), run long
-jobs inside :meth:`RunGuard.run` (one run at a time per tab, with a cancel
-token; the DFI tab instead queues its runs on the job queue it shares with the
-HTTP API, see :mod:`abysz_lab.ui.dfi_tab`), report progress through
-:func:`progress_callback`, and turn :class:`~abysz_lab.errors.AbyszError` into
-a visible message with :func:`message`.
+jobs through :meth:`QueuedRuns.run` (on the job queue the HTTP API shares, with
+the folders each run reads and writes, a cancel token and "Queued behind N
+jobs" while it waits), report progress through :func:`progress_callback`, and
+turn :class:`~abysz_lab.errors.AbyszError` into a visible message with
+:func:`message`.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import html
 import sys
@@ -18,8 +19,7 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -30,7 +30,8 @@ import numpy as np
 from abysz_lab import params as prm
 from abysz_lab.access import current_policy
 from abysz_lab.errors import AbyszError, Cancelled, InputError
-from abysz_lab.jobs import CancelToken, Progress, ProgressCallback, RunSummary
+from abysz_lab.jobqueue import Job, JobQueue, default_queue
+from abysz_lab.jobs import Progress, ProgressCallback, RunSummary
 from abysz_lab.ui import compat
 
 ELEM_PREFIXES = ("abysz_", "abysz-")
@@ -102,67 +103,124 @@ def params_from_values(cls: type, values: Mapping[str, Any]) -> Any:
     return prm.from_mapping(cls, {k: v for k, v in values.items() if k in names})
 
 
-# --- one run at a time ------------------------------------------------------------------------
+# --- runs on the job queue ------------------------------------------------------------------------
 
 
-class RunInProgressError(AbyszError):
-    """A second run was asked for while one is still going in the same tab."""
+class QueuedRuns:
+    """One run button's jobs on the process's job queue, which the HTTP API shares.
 
-
-class RunGuard:
-    """One long run at a time for one sub-tab, shared by every browser session.
-
-    A1111 runs event handlers concurrently (``queue(64)``), so without this a
-    second click would start a second run writing into the same folder.
+    A click waits its turn when the queue is busy ("Queued behind 2 jobs" in the
+    progress bar) instead of being refused; a run into a folder that a queued or
+    running job writes (this tab's, another tab's or the API's) is refused at once
+    with a message naming that job. The folders a run reads and writes are given
+    with each run, so the queue keeps jobs on the same folders in order and lets a
+    second worker take only jobs on other folders.
     """
 
     CLICK_GRACE_S = 5.0
+    WAIT_POLL_S = 0.2
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, queue: JobQueue | None = None) -> None:
         self.what = what
+        self._queue = queue
+        self._jobs: list[Job] = []  # this button's unfinished jobs, for Cancel
         self._lock = threading.Lock()
-        self._token: CancelToken | None = None
-        self._started = ""
         self._asked_at: float | None = None  # when a click on the run button was seen; None once answered
 
     @property
-    def busy(self) -> bool:
-        """True while a run holds the guard."""
-        return self._lock.locked()
+    def queue(self) -> JobQueue:
+        """The job queue the runs go on (the process's shared one unless one was given)."""
+        return self._queue or default_queue()
 
-    @contextmanager
-    def run(self) -> Iterator[CancelToken]:
-        """Hold the guard for one run and hand out its cancel token; raise RunInProgressError if taken."""
-        if not self._lock.acquire(blocking=False):
-            msg = (
-                f"A {self.what} run is already going in this tab (started at {self._started}). "
-                "Wait for it to finish, or press Cancel and start again."
-            )
-            raise RunInProgressError(msg)
-        token = CancelToken()
-        self._token = token
-        self._started = time.strftime("%H:%M:%S")
+    @property
+    def busy(self) -> bool:
+        """True while a run of this button is queued or running."""
+        with self._lock:
+            return any(job.state in ("queued", "running") for job in self._jobs)
+
+    def run(
+        self,
+        kind: str,
+        work: Callable[[Job], Any],
+        *,
+        writes: Iterable[Path],
+        reads: Iterable[Path] = (),
+        progress: Callable[..., Any] | None = None,
+    ) -> Any:
+        """Run ``work(job)`` as a job on the queue and return its value; report "Queued behind N jobs" while it waits.
+
+        ``writes``/``reads`` are the folders (or files) the job writes and reads.
+        JobConflictError when another queued or running job writes where this one
+        would; the job's own exception is raised here, in the handler, so the tab
+        shows it as it would any other; Cancelled when it was cancelled before it started.
+        """
+        box: dict[str, Any] = {}
+        # gradio 4's gr.Progress finds its event through context variables: the worker thread runs the job in a
+        # copy of this handler's context, as gradio's own thread pool runs a sync handler.
+        context = contextvars.copy_context()
+
+        def job_run(job: Job) -> dict[str, Any]:
+            try:
+                box["value"] = context.run(work, job)
+            except BaseException as exc:
+                box["error"] = exc
+                raise
+            return {}
+
+        queue = self.queue
+        job = queue.submit(kind, job_run, writes=writes, reads=reads)
+        with self._lock:
+            self._jobs.append(job)
         try:
-            yield token
+            while not job.wait(self.WAIT_POLL_S):
+                ahead = queue.ahead_of(job)
+                if job.state == "queued" and progress is not None:
+                    progress((0, 1), desc=f"Queued behind {ahead} job{'s' if ahead != 1 else ''}", unit="jobs")
         finally:
-            self._token = None
-            self._lock.release()
+            with self._lock:
+                self._jobs.remove(job)
+        if "error" in box:
+            raise box["error"]
+        if "value" not in box:  # cancelled while it waited
+            raise Cancelled(job.message or "Cancelled before it started; nothing was written.")
+        return box["value"]
+
+    def cancel(self, *, stopping: str, idle: str) -> str:
+        """Drop this button's queued runs and ask its running one to stop after the current frame: the status line.
+
+        ``stopping`` is said when a run was going ("Cancelling: DFI stops after the
+        current frame."), ``idle`` when nothing was queued or running.
+        """
+        with self._lock:
+            live = [job for job in self._jobs if job.state in ("queued", "running")]
+        running = [job for job in live if job.state == "running"]
+        for job in live:
+            self.queue.cancel(job.id)
+        waiting = len(live) - len(running)
+        lines = [message(stopping, "warning")] if running else []
+        if waiting:
+            runs = f"{waiting} waiting run{'s' if waiting != 1 else ''}"
+            them = "they" if waiting != 1 else "it"
+            lines.append(message(f"Cancelled {runs} before {them} started; nothing was written.", "warning"))
+        return "".join(lines) or message(idle)
 
     def note_click(self) -> str:
-        """Record a click on the run button: the note for a click while a run is going, else ''.
+        """Record a click on the run button: the note for a click while a run is queued or going, else ''.
 
         gradio drops a second click of a button whose run is still pending
         (gradio 4's trigger_mode "once"; A1111 on 3.41 showed the same), so the
         run itself never hears it: this answers from a second, unqueued event.
         A click within a few seconds of the last one counts too, since the run
-        may not hold the guard yet.
+        may not be on the queue yet.
         """
         now = time.monotonic()
         recent = self._asked_at is not None and now - self._asked_at < self.CLICK_GRACE_S
         if self.busy or recent:
-            started = f" (started at {self._started})" if self.busy and self._started else ""
+            article = "An" if self.what[:1].lower() in "aeiou" else "A"
             return message(
-                f"A {self.what} run is already going{started}: wait for it to finish, or press Cancel.", "warning"
+                f"{article} {self.what} run is already going (or waiting in the queue): wait for it to finish, "
+                "or press Cancel.",
+                "warning",
             )
         self._asked_at = now
         return ""
@@ -171,14 +229,6 @@ class RunGuard:
         """The run asked for by the last click has answered: clear the note."""
         self._asked_at = None
         return ""
-
-    def cancel(self) -> bool:
-        """Ask the current run to stop after its current frame; False when nothing is running."""
-        token = self._token
-        if token is None:
-            return False
-        token.cancel()
-        return True
 
 
 # --- progress and messages ----------------------------------------------------------------------
@@ -203,7 +253,7 @@ def message(text: str, kind: str = "info") -> str:
 
 def error_message(exc: AbyszError) -> str:
     """The visible message for an error a handler caught: a warning for cancel/busy, an error otherwise."""
-    kind = "warning" if isinstance(exc, (Cancelled, RunInProgressError)) else "error"
+    kind = "warning" if isinstance(exc, Cancelled) else "error"
     return message(str(exc), kind)
 
 
@@ -334,7 +384,7 @@ def wire_run(
 ) -> Any:
     """Attach a long run to ``event`` (e.g. ``button.click``): ``handler(values by control name, gr.Progress)``.
 
-    Returns the event (for ``.then``). No gradio concurrency limit (our RunGuard answers a second click) and the
+    Returns the event (for ``.then``). No gradio concurrency limit (the job queue orders the runs) and the
     unexpected-error boundary of :func:`at_boundary`.
     """
     names = list(inputs)
@@ -356,16 +406,16 @@ def status_box(elem_id: str) -> Any:
     return compat.component(gr.HTML, value="", elem_id=elem_id, elem_classes=["abysz-status"])
 
 
-def answer_repeated_clicks(event: Any, run: Any, guard: Any, note: Any) -> None:
+def answer_repeated_clicks(event: Any, run: Any, runs: Any, note: Any) -> None:
     """Make ``note`` (a :func:`status_box` under a run button) say a run is going when the button is clicked again.
 
     ``event`` is the button's click listener and ``run`` what :func:`wire_run`
-    returned for it; ``guard`` is a :class:`RunGuard` or anything with its
-    ``note_click``/``click_answered`` (the DFI tab's queue-backed handlers). The
-    note clears when the run's answer arrives.
+    returned for it; ``runs`` is the button's :class:`QueuedRuns` (anything
+    with its ``note_click``/``click_answered``). The note clears when the run's
+    answer arrives.
     """
-    compat.on(event, guard.note_click, inputs=[], outputs=[note], queue=False, unlimited=True)
-    compat.then(run, guard.click_answered, outputs=[note])
+    compat.on(event, runs.note_click, inputs=[], outputs=[note], queue=False, unlimited=True)
+    compat.then(run, runs.click_answered, outputs=[note])
 
 
 def to_display(image_bgr: np.ndarray, max_side: int = 768) -> np.ndarray:

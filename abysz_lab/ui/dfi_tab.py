@@ -12,8 +12,6 @@ so tests call exactly what the buttons call.
 
 from __future__ import annotations
 
-import contextvars
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +22,9 @@ import gradio as gr
 from abysz_lab import analysis, pipeline
 from abysz_lab import params as prm
 from abysz_lab.dfi import DFIParams, preview_masks
-from abysz_lab.errors import AbyszError, Cancelled, InputError
+from abysz_lab.errors import AbyszError, InputError
 from abysz_lab.frames import read_frame
-from abysz_lab.jobqueue import Job, JobQueue, default_queue
+from abysz_lab.jobqueue import Job, JobQueue
 from abysz_lab.jobs import RunSummary
 from abysz_lab.pipeline import COMPARE_SUFFIX, WORK_SUFFIX
 from abysz_lab.ui import TabContext, UISettings, common, compat
@@ -130,7 +128,7 @@ class RunResult:
 class DFIHandlers:
     """The DFI sub-tab's button handlers; one instance per built tab, its runs on the process's job queue.
 
-    Runs and video extractions for previews go through :func:`abysz_lab.jobqueue.default_queue`, shared
+    Runs and video extractions for previews go through :class:`common.QueuedRuns` on the job queue shared
     with the HTTP API: when it is busy, a click waits its turn ("Queued behind 2 jobs") instead of being
     refused; a run into a folder that a queued or running job writes is refused, naming that job.
     """
@@ -139,73 +137,13 @@ class DFIHandlers:
 
     def __init__(self, settings: UISettings, queue: JobQueue | None = None) -> None:
         self.settings = settings
-        self.queue = queue or default_queue()
-        self._jobs: list[Job] = []  # this tab's unfinished jobs, for Cancel
-        self._asked_at: float | None = None  # when Run was last clicked with nothing going
+        self.runs = common.QueuedRuns("DFI", queue)  # runs and the video extractions of previews
         self.served = compat.ServedFiles(prefix="abysz_lab_dfi_")
 
     @property
     def busy(self) -> bool:
         """True while a job of this tab is queued or running."""
-        return any(job.state in ("queued", "running") for job in self._jobs)
-
-    def note_click(self) -> str:
-        """The note for a click on Run while this tab's run is queued or going, else '' (see RunGuard.note_click)."""
-        now = time.monotonic()
-        recent = self._asked_at is not None and now - self._asked_at < common.RunGuard.CLICK_GRACE_S
-        if self.busy or recent:
-            return common.message(
-                "A DFI run is already going (or waiting in the queue): wait for it to finish, or press Cancel.",
-                "warning",
-            )
-        self._asked_at = now
-        return ""
-
-    def click_answered(self) -> str:
-        """The run asked for by the last click has answered: clear the note."""
-        self._asked_at = None
-        return ""
-
-    def _queued(
-        self,
-        kind: str,
-        work: Callable[[Job], Any],
-        *,
-        writes: list[Path],
-        reads: list[Path],
-        progress: Callable[..., Any] | None,
-    ) -> Any:
-        """Run ``work(job)`` on the job queue, report "Queued behind N jobs" while it waits; return its value.
-
-        The job's own exception is raised here, in the handler, so the tab shows it as it would any other.
-        """
-        box: dict[str, Any] = {}
-        # gradio 4's gr.Progress finds its event through context variables: the worker thread runs the job in a
-        # copy of this handler's context, as gradio's own thread pool runs a sync handler.
-        context = contextvars.copy_context()
-
-        def run(job: Job) -> dict[str, Any]:
-            try:
-                box["value"] = context.run(work, job)
-            except BaseException as exc:
-                box["error"] = exc
-                raise
-            return {}
-
-        job = self.queue.submit(kind, run, writes=writes, reads=reads)
-        self._jobs.append(job)
-        try:
-            while not job.wait(0.2):
-                ahead = self.queue.ahead_of(job)
-                if job.state == "queued" and progress is not None:
-                    progress((0, 1), desc=f"Queued behind {ahead} job{'s' if ahead != 1 else ''}", unit="jobs")
-        finally:
-            self._jobs.remove(job)
-        if "error" in box:
-            raise box["error"]
-        if "value" not in box:  # cancelled while it waited
-            raise Cancelled(job.message or "Cancelled before it started; nothing was written.")
-        return box["value"]
+        return self.runs.busy
 
     def _inputs(self, values: Mapping[str, Any]) -> tuple[dict[str, Path], Path]:
         """The typed source/generated paths and the output folder (nothing touched on disk)."""
@@ -225,7 +163,7 @@ class DFIHandlers:
         """Compute masks for a few frames: (gallery items, status HTML).
 
         Writes nothing for frame folders; a video input is extracted first (into
-        the work folder a run re-uses), under the run guard.
+        the work folder a run re-uses), as a job on the queue.
         """
         try:
             params = common.params_from_values(DFIParams, values)
@@ -240,7 +178,7 @@ class DFIHandlers:
                         paths["source"], paths["generated"], work, progress=phase_progress(progress), cancel=job.cancel
                     )
 
-                prepared = self._queued(
+                prepared = self.runs.run(
                     "extract (DFI preview)", extract, writes=[work], reads=list(paths.values()), progress=progress
                 )
                 folders = prepared.folders
@@ -294,7 +232,7 @@ class DFIHandlers:
                 )
 
             writes = [output, pipeline.work_folder(output)]
-            done = self._queued("dfi (tab)", stabilise, writes=writes, reads=list(paths.values()), progress=progress)
+            done = self.runs.run("dfi (tab)", stabilise, writes=writes, reads=list(paths.values()), progress=progress)
         except AbyszError as exc:
             return common.error_message(exc), *[gr.update()] * (self.RUN_OUTPUTS - 1)
         return self._result(done, params).outputs()
@@ -323,12 +261,7 @@ class DFIHandlers:
 
     def cancel(self) -> str:
         """Ask the running DFI (or its extraction, comparison or analysis) to stop."""
-        live = [job for job in self._jobs if job.state in ("queued", "running")]
-        for job in live:
-            self.queue.cancel(job.id)
-        if live:
-            return common.message("Cancelling: DFI stops after the current frame.", "warning")
-        return common.message("No DFI run is going.")
+        return self.runs.cancel(stopping="Cancelling: DFI stops after the current frame.", idle="No DFI run is going.")
 
 
 # --- the layout -------------------------------------------------------------------------------------
@@ -490,6 +423,6 @@ def build(ctx: TabContext) -> DFIHandlers:
         inputs,
         [status, first_frame, last_frame, last_output, compare_video, analysis_summary, analysis_plot],
     )
-    common.answer_repeated_clicks(run_button.click, run_event, handlers, busy_note)
+    common.answer_repeated_clicks(run_button.click, run_event, handlers.runs, busy_note)
     compat.on(cancel_button.click, handlers.cancel, inputs=[], outputs=[status], queue=False)
     return handlers

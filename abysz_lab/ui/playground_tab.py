@@ -22,6 +22,7 @@ from abysz_lab import params as prm
 from abysz_lab import playground as pg
 from abysz_lab.errors import AbyszError, Cancelled, InputError, MissingDependencyError
 from abysz_lab.frames import list_frames
+from abysz_lab.jobqueue import Job, JobQueue
 from abysz_lab.jobs import CancelToken, RunSummary
 from abysz_lab.ui import TabContext, UISettings, common, compat
 
@@ -126,22 +127,25 @@ def session_key(session: str | None) -> str:
 
 
 class PlaygroundHandlers:
-    """The playground sub-tab's button handlers; one instance (and one run guard) per built tab.
+    """The playground sub-tab's button handlers; one instance per built tab.
 
-    ``preset_folder`` None means the user's preset folder (see
+    Apply runs as a job on the job queue the HTTP API shares (``runs``); the
+    preview does not: it reads a few frames and writes only its animation into a
+    temporary folder of this tab, so it answers at once even while the queue is
+    busy. ``preset_folder`` None means the user's preset folder (see
     :func:`abysz_lab.playground.default_preset_folder`), looked up at each call.
     """
 
     def __init__(
         self,
         settings: UISettings,
-        guard: common.RunGuard | None = None,
+        queue: JobQueue | None = None,
         *,
         preset_folder: str | Path | None = None,
         temp_root: str | Path | None = None,
     ) -> None:
         self.settings = settings
-        self.guard = guard or common.RunGuard("deflicker")
+        self.runs = common.QueuedRuns("deflicker", queue)
         self.preset_folder = preset_folder
         self._temp_root = Path(temp_root) if temp_root else None  # made on first preview: nothing at build time
         self.engine = pg.engine_status()
@@ -309,7 +313,8 @@ class PlaygroundHandlers:
             original = common.path_box(values.get("original"), "", optional=True)
             if original is not None:  # a typo here must not cost a whole run
                 list_frames(original, role="original frames")
-            with self.guard.run() as token:
+
+            def work(job: Job) -> tuple[RunSummary, analysis.AnalysisResult | None, str]:
                 summary = pg.apply_preset(
                     source,
                     output,
@@ -318,16 +323,22 @@ class PlaygroundHandlers:
                     overwrite=bool(values.get("overwrite")),
                     resume=bool(values.get("resume", True)),
                     progress=common.progress_callback(progress, what="Deflicker"),
-                    cancel=token,
+                    cancel=job.cancel,
                 )
-                text, plot = figures_html(summary), None
-                if values.get("measure", True):
-                    measured, note = self._measure(original, source, summary.output, progress, token)
-                    text += note
-                    if measured is not None:
-                        text += flicker_html(measured, from_original=original is not None)
-                        if original is not None:
-                            plot = common.to_display(analysis.plot_image(measured), max_side=1100)
+                if not values.get("measure", True):
+                    return summary, None, ""
+                # Measured inside the job: no other job may write the output until it is read.
+                return summary, *self._measure(original, source, summary.output, progress, job.cancel)
+
+            reads = [source] if original is None else [source, original]
+            summary, measured, note = self.runs.run(
+                "deflicker (tab)", work, writes=[output], reads=reads, progress=progress
+            )
+            text, plot = figures_html(summary) + note, None
+            if measured is not None:
+                text += flicker_html(measured, from_original=original is not None)
+                if original is not None:
+                    plot = common.to_display(analysis.plot_image(measured), max_side=1100)
         except AbyszError as exc:
             return common.error_message(exc), gr.update(), gr.update()
         return text, plot, str(summary.output)
@@ -353,10 +364,10 @@ class PlaygroundHandlers:
         return measured, ""
 
     def cancel(self) -> str:
-        """Ask the running deflicker to stop after its current frame."""
-        if self.guard.cancel():
-            return common.message("Cancelling: the deflicker stops after the current frame.", "warning")
-        return common.message("No deflicker run is going.")
+        """Drop this tab's waiting deflicker runs and ask the running one to stop after the current frame."""
+        return self.runs.cancel(
+            stopping="Cancelling: the deflicker stops after the current frame.", idle="No deflicker run is going."
+        )
 
 
 # --- the layout -------------------------------------------------------------------------------------
@@ -537,7 +548,7 @@ def build(ctx: TabContext) -> PlaygroundHandlers:
     preview_handler = common.at_boundary(on_preview, preview_outputs, preview_status)
     compat.on(preview_button.click, preview_handler, inputs=components, outputs=preview_outputs, unlimited=True)
     apply_event = common.wire_run(apply_button.click, handlers.apply, inputs, [status, plot, last_output])
-    common.answer_repeated_clicks(apply_button.click, apply_event, handlers.guard, busy_note)
+    common.answer_repeated_clicks(apply_button.click, apply_event, handlers.runs, busy_note)
     compat.on(cancel_button.click, handlers.cancel, inputs=[], outputs=[status], queue=False)
     compat.on(save_button.click, on_save, inputs=components, outputs=[preset, status], queue=False)
     compat.on(reload_button.click, handlers.reload_presets, inputs=[preset], outputs=[preset, status], queue=False)

@@ -1,11 +1,12 @@
 """The Tools sub-tab: video to frames, frames to MP4/GIF, a comparison video, style fuse.
 
-Each tool has its own section, run guard (one run of that tool at a time),
-progress bar, Cancel button and status line. The button handlers live on
-:class:`ToolsHandlers` and take plain values (a dict of control name -> value),
-so tests call exactly what the buttons call. Videos and GIFs shown in the
-browser are served from a temporary copy (:class:`compat.ServedFiles`), never
-from the user's folder.
+Each tool has its own section, progress bar, Cancel button and status line;
+its runs are jobs on the job queue the HTTP API shares (:class:`common.QueuedRuns`,
+one per tool), with the folders and files each reads and writes. The button
+handlers live on :class:`ToolsHandlers` and take plain values (a dict of control
+name -> value), so tests call exactly what the buttons call. Videos and GIFs
+shown in the browser are served from a temporary copy
+(:class:`compat.ServedFiles`), never from the user's folder.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import gradio as gr
 from abysz_lab.errors import AbyszError, InputError
 from abysz_lab.frames import read_frame
 from abysz_lab.fuse import FuseParams, fuse_style
+from abysz_lab.jobqueue import Job, JobQueue
+from abysz_lab.jobs import RunSummary
 from abysz_lab.ui import TabContext, UISettings, common, compat
 from abysz_lab.video import (
     VIDEO_EXTENSIONS,
@@ -98,11 +101,13 @@ def compare_inputs(values: Mapping[str, Any]) -> tuple[list[Path], list[str]]:
 
 
 class ToolsHandlers:
-    """The Tools sub-tab's button handlers: one run guard per tool, one served-file folder."""
+    """The Tools sub-tab's button handlers: each tool's runs on the job queue, one served-file folder."""
 
-    def __init__(self, settings: UISettings, served: compat.ServedFiles | None = None) -> None:
+    def __init__(
+        self, settings: UISettings, served: compat.ServedFiles | None = None, queue: JobQueue | None = None
+    ) -> None:
         self.settings = settings
-        self.guards = {tool: common.RunGuard(TOOL_NAMES[tool]) for tool in TOOLS}
+        self.runs = {tool: common.QueuedRuns(TOOL_NAMES[tool], queue) for tool in TOOLS}
         self.served = served or compat.ServedFiles()
 
     def extract(self, values: Mapping[str, Any], progress: Callable[..., Any] | None = None) -> tuple[str, Any, Any]:
@@ -111,15 +116,18 @@ class ToolsHandlers:
             params = common.params_from_values(ExtractParams, values)
             video, uploaded = video_input(values.get("upload"), values.get("video"))
             output = extract_output(video, uploaded, values.get("output"), self.settings.output_root)
-            with self.guards["extract"].run() as token:
-                summary = extract_frames(
+
+            def work(job: Job) -> RunSummary:
+                return extract_frames(
                     video,
                     output,
                     params,
                     overwrite=bool(values.get("overwrite")),
                     progress=common.progress_callback(progress, what="Extract"),
-                    cancel=token,
+                    cancel=job.cancel,
                 )
+
+            summary = self.runs["extract"].run("extract (tab)", work, writes=[output], reads=[video], progress=progress)
             timing = read_timing(summary.output)
         except AbyszError as exc:
             return common.error_message(exc), gr.update(), gr.update()
@@ -142,17 +150,23 @@ class ToolsHandlers:
             params = common.params_from_values(AssembleParams, values)
             frames = common.path_box(values.get("frames"), "the frames folder to assemble")
             output = beside(frames, ".mp4", values.get("output"))
-            with self.guards["assemble"].run() as token:
-                summary = assemble_video(
+            timing = common.path_box(values.get("timing"), "", optional=True)
+            audio_from = common.path_box(values.get("audio_from"), "", optional=True)
+
+            def work(job: Job) -> RunSummary:
+                return assemble_video(
                     frames,
                     output,
                     params,
-                    timing=common.path_box(values.get("timing"), "", optional=True),
-                    audio_from=common.path_box(values.get("audio_from"), "", optional=True),
+                    timing=timing,
+                    audio_from=audio_from,
                     overwrite=bool(values.get("overwrite")),
                     progress=common.progress_callback(progress, what="Assemble"),
-                    cancel=token,
+                    cancel=job.cancel,
                 )
+
+            reads = [p for p in (frames, timing, audio_from) if p is not None]
+            summary = self.runs["assemble"].run("assemble (tab)", work, writes=[output], reads=reads, progress=progress)
         except AbyszError as exc:
             return common.error_message(exc), gr.update(), gr.update()
         out = summary.output
@@ -171,16 +185,19 @@ class ToolsHandlers:
             params = common.params_from_values(CompareParams, values)
             folders, labels = compare_inputs(values)
             output = beside(folders[-1], "_compare.mp4", values.get("output"))
-            with self.guards["compare"].run() as token:
-                summary = compare_videos(
+
+            def work(job: Job) -> RunSummary:
+                return compare_videos(
                     folders,
                     output,
                     params,
                     labels=labels,
                     overwrite=bool(values.get("overwrite")),
                     progress=common.progress_callback(progress, what="Compare"),
-                    cancel=token,
+                    cancel=job.cancel,
                 )
+
+            summary = self.runs["compare"].run("compare (tab)", work, writes=[output], reads=folders, progress=progress)
         except AbyszError as exc:
             return common.error_message(exc), gr.update()
         rows = [*common.run_rows(summary), ("Panels", " | ".join(labels)), ("File", str(summary.output))]
@@ -194,16 +211,21 @@ class ToolsHandlers:
             frames = common.path_box(values.get("frames"), "the frames folder to fuse")
             style = common.path_box(values.get("style"), "the style frames folder")
             output = beside(frames, "_fused", values.get("output"))
-            with self.guards["fuse"].run() as token:
-                summary = fuse_style(
+
+            def work(job: Job) -> RunSummary:
+                return fuse_style(
                     frames,
                     style,
                     output,
                     params,
                     overwrite=bool(values.get("overwrite")),
                     progress=common.progress_callback(progress, what="Style fuse"),
-                    cancel=token,
+                    cancel=job.cancel,
                 )
+
+            summary = self.runs["fuse"].run(
+                "fuse (tab)", work, writes=[output], reads=[frames, style], progress=progress
+            )
         except AbyszError as exc:
             return common.error_message(exc), gr.update(), gr.update()
         rows = [*common.run_rows(summary), ("Output folder", str(summary.output))]
@@ -211,11 +233,11 @@ class ToolsHandlers:
         return common.figures_html("Style fuse finished.", rows, summary.warnings), first, str(summary.output)
 
     def cancel(self, tool: str) -> str:
-        """Ask the running ``tool`` to stop after its current frame."""
+        """Drop ``tool``'s waiting runs and ask its running one to stop after the current frame."""
         name = TOOL_NAMES[tool]
-        if self.guards[tool].cancel():
-            return common.message(f"Cancelling: {name} stops after the current frame.", "warning")
-        return common.message(f"No {name} run is going.")
+        return self.runs[tool].cancel(
+            stopping=f"Cancelling: {name} stops after the current frame.", idle=f"No {name} run is going."
+        )
 
 
 # --- the layout -------------------------------------------------------------------------------------
@@ -249,7 +271,7 @@ def _wire(
     handlers: ToolsHandlers, tool: str, inputs: dict[str, Any], run: Any, cancel: Any, note: Any, outputs: list
 ) -> None:
     event = common.wire_run(run.click, getattr(handlers, tool), inputs, outputs)
-    common.answer_repeated_clicks(run.click, event, handlers.guards[tool], note)
+    common.answer_repeated_clicks(run.click, event, handlers.runs[tool], note)
     compat.on(cancel.click, lambda: handlers.cancel(tool), inputs=[], outputs=[outputs[0]], queue=False)
 
 
