@@ -27,9 +27,13 @@ QUEUED = "document.body.innerText.includes('Queued behind 1 job')"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """The standalone UI served by this process: yields (url, demo clip)."""
+    """The standalone UI served by this process, on a queue of its own: yields (url, demo clip)."""
+    from abysz_lab import jobqueue
     from abysz_lab.ui import UISettings, build_ui, compat
 
+    # A fresh process-wide queue: jobs other tests of this session left on it (an API job still finishing
+    # its frame after a cancel) would make the count read "behind 2 jobs" or keep the run waiting.
+    previous, jobqueue._default = jobqueue._default, jobqueue.JobQueue()  # noqa: SLF001
     clip = small_clip(tmp_path_factory.mktemp("queue") / "clip", frames=10)
     blocks = build_ui(UISettings())
     compat.enable_queue(blocks, 4)
@@ -39,6 +43,7 @@ def server(tmp_path_factory):
         yield f"http://127.0.0.1:{port}/", clip
     finally:
         blocks.close()
+        jobqueue._default = previous  # noqa: SLF001
 
 
 @pytest.fixture
