@@ -1,5 +1,9 @@
 """The shared job queue as a user sees it in a real browser (Debian's chromium driven by Playwright).
 
+Named to run first: under gradio 4, after tests/test_access*.py ran in the same process, the Analyze
+click here never answers (not the queue, not the folder policy: both are reset below). Known test
+isolation defect, open; the same test passes alone and in the gradio 3.41 environment.
+
 The UI is served in this process, so a test can hold the process's job queue
 with a job exactly as the HTTP API submits one (``job_on_the_shared_queue``):
 a click on Analyze then shows "Queued behind 1 job" in the page and runs once
@@ -28,12 +32,14 @@ QUEUED = "document.body.innerText.includes('Queued behind 1 job')"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The standalone UI served by this process, on a queue of its own: yields (url, demo clip)."""
-    from abysz_lab import jobqueue
+    from abysz_lab import access, jobqueue
     from abysz_lab.ui import UISettings, build_ui, compat
 
     # A fresh process-wide queue: jobs other tests of this session left on it (an API job still finishing
     # its frame after a cancel) would make the count read "behind 2 jobs" or keep the run waiting.
     previous, jobqueue._default = jobqueue._default, jobqueue.JobQueue()  # noqa: SLF001
+    # Likewise the folder policy: an earlier test's confined server may have left one set in this process.
+    previous_policy = access.set_policy(access.AccessPolicy())
     clip = small_clip(tmp_path_factory.mktemp("queue") / "clip", frames=10)
     blocks = build_ui(UISettings())
     compat.enable_queue(blocks, 4)
@@ -44,6 +50,7 @@ def server(tmp_path_factory):
     finally:
         blocks.close()
         jobqueue._default = previous  # noqa: SLF001
+        access.set_policy(previous_policy)
 
 
 @pytest.fixture
