@@ -31,6 +31,7 @@ CUT_LEVEL = 24.0  # grey levels a light-corrected, motion-compensated pixel may 
 CUT_SIDE = 128  # scene cuts are judged on frames this wide (noise and texture average out)
 GAIN_LIMITS = (0.25, 4.0)  # a real light change between two frames stays within these factors
 GAIN_DARK = 16.0  # pixels darker than this say little about a gain (quantisation, noise)
+LIGHT_CELLS = 8  # a local light is read on a grid this many cells along the frame's long side
 
 
 def make_flow_estimator(preset: str = "fast", *, finest_scale: int | None = None) -> cv2.DISOpticalFlow:
@@ -224,6 +225,36 @@ def light_slope(source: np.ndarray, picture: np.ndarray) -> np.ndarray:
     cov = np.einsum("ij,ij->j", src_c, pic_c)
     slope = np.where(var > 1e-3 * src.shape[0], cov / np.maximum(var, 1e-6), 1.0)
     return np.clip(slope, 0.0, 2.0).astype(np.float32)
+
+
+def local_gain(
+    reference: np.ndarray, current: np.ndarray, trusted: np.ndarray, fallback: np.ndarray, cells: int = LIGHT_CELLS
+) -> np.ndarray:
+    """Per-pixel, per-channel light gain (float32, the frames' size and channels) with ``current ~= g * reference``.
+
+    A lamp lights one side of a room, a cloud's shadow crosses a field: one
+    gain for the frame would follow neither. The gain is read per cell of a
+    coarse grid (``cells`` along the long side) as the ratio of the trusted,
+    usable pixels' sums, and smoothed across cells; a cell with few such
+    pixels leans on ``fallback`` (the frame's robust global gain).
+    """
+    h, w = reference.shape[:2]
+    grid = (max(1, round(cells * w / max(h, w))), max(1, round(cells * h / max(h, w))))
+    ref = reference.astype(np.float32)
+    cur = current.astype(np.float32)
+    usable = (ref > GAIN_DARK) & (ref < 250.0) & (cur < 250.0)
+    usable &= trusted if ref.ndim == 2 else trusted[..., None]
+    usable = usable.astype(np.float32)
+    ref_sum = cv2.resize(ref * usable, grid, interpolation=cv2.INTER_AREA)
+    cur_sum = cv2.resize(cur * usable, grid, interpolation=cv2.INTER_AREA)
+    share = cv2.resize(usable, grid, interpolation=cv2.INTER_AREA)
+    gain = np.clip(cur_sum / np.maximum(ref_sum, 1e-3), *GAIN_LIMITS)
+    # A cell a quarter usable is trusted fully; below that its gain fades to the frame's.
+    confidence = np.clip(share * 4.0, 0.0, 1.0)
+    fallback = np.asarray(fallback, np.float32).reshape(1, 1, -1)[..., : gain.shape[2] if gain.ndim == 3 else 1]
+    gain = confidence * gain + (1.0 - confidence) * (fallback if gain.ndim == 3 else fallback[..., 0])
+    smooth = cv2.resize(gain.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    return np.clip(smooth, *GAIN_LIMITS)
 
 
 def apply_gain(image: np.ndarray, gains: np.ndarray) -> np.ndarray:

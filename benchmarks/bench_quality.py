@@ -157,6 +157,7 @@ class Scenario:
     clean: list[np.ndarray]  # the stylised pictures moved and lit as the sources are
     cuts: tuple[int, ...] = ()  # first frame of each new shot
     light_ramp: bool = False  # the light changes: score how the output's mean luma follows it
+    lit_area: np.ndarray | None = None  # where a local light shines (bool): its ramp is scored there
 
 
 def _affine_motion(size: int, before: np.ndarray, after: np.ndarray, threshold: float = 0.25) -> np.ndarray:
@@ -226,7 +227,9 @@ def _rescaled(matrix: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def _lit(frame: np.ndarray, gain: float) -> np.ndarray:
+def _lit(frame: np.ndarray, gain: float | np.ndarray) -> np.ndarray:
+    """``frame`` under a light ``gain``: one number, or a map of the frame's size (a local light)."""
+    gain = gain[..., None] if isinstance(gain, np.ndarray) and frame.ndim == 3 else gain
     return np.clip(frame.astype(np.float32) * gain + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -237,12 +240,19 @@ def _shot(
     size: int,
     *,
     subject: tuple[np.ndarray, Callable[[int], tuple[float, float]]] | None = None,
-    gains: list[float] | None = None,
+    gains: list | None = None,
+    tint: float = 0.0,
+    restyled: bool = False,
 ) -> Scenario:
     """A shot of ``image`` through per-frame camera maps, with an optional subject and light gain.
 
     The clean frames go through the same camera maps, light and subject path,
-    from a picture (and subject) stylised once.
+    from a picture (and subject) stylised once. ``gains`` are per frame, each
+    a number or a map (a local light); ``tint`` is the share of the stylised
+    picture that does not follow the light (a style's own colour or glow).
+    ``restyled`` stylises every lit frame anew instead (a still camera only:
+    img2img redrawing each frame, whose tint and flattened contrast do not
+    dim with the light).
     """
     scale = math.sqrt(abs(float(np.linalg.det(matrices[0][:, :2]))))
     styled, styled_scale = _stylised_picture(image, scale)
@@ -255,7 +265,9 @@ def _shot(
         frame = _camera(image, matrix, size)
         picture = _camera(styled, _rescaled(matrix, styled_scale), size)
         if gains is not None:
-            frame, picture = _lit(frame, gains[t]), _lit(picture, gains[t])
+            frame, picture = _lit(frame, gains[t]), _lit(picture, tint + (1.0 - tint) * gains[t])
+            if restyled:
+                picture = stylise(frame)
         moved = np.zeros((size, size), bool) if t == 0 else _affine_motion(size, matrices[t - 1], matrix)
         if sprite is not None:
             covered = _paste(frame, sprite, alpha, *subject[1](t))
@@ -266,7 +278,10 @@ def _shot(
         sources.append(frame)
         clean.append(picture)
         moving.append(moved)
-    return Scenario(name, sources, moving, clean, light_ramp=gains is not None)
+    lit_area = None
+    if gains is not None and isinstance(gains[0], np.ndarray):
+        lit_area = np.max(gains, axis=0) - np.min(gains, axis=0) > 0.5 * np.ptp(gains)
+    return Scenario(name, sources, moving, clean, light_ramp=gains is not None, lit_area=lit_area)
 
 
 def _dimming(frames: int) -> list[float]:
@@ -311,7 +326,7 @@ def fast_pan(pics: dict, size: int, frames: int) -> Scenario:
     return _shot("fast pan", pics["wide"], _pan(pics["wide"], size, frames, size * 4 / 512), size)
 
 
-def shake(pics: dict, size: int, frames: int, seed: int = 3) -> Scenario:
+def shake(pics: dict, size: int, frames: int, seed: int = 3, *, matrices_only: bool = False):
     """A hand-held shake: a few px of random translation and a fraction of a degree of roll per frame."""
     rng = np.random.default_rng(seed)
     unit = size / 512
@@ -322,6 +337,8 @@ def shake(pics: dict, size: int, frames: int, seed: int = 3) -> Scenario:
         x, y = 0.6 * x + rng.normal(0, 2.5) * unit, 0.6 * y + rng.normal(0, 2.5) * unit
         roll = 0.6 * roll + rng.normal(0, 0.3)
         matrices.append(_view(pics["scene"], size, zoom=1.08, angle=roll, dx=x, dy=y))
+    if matrices_only:
+        return matrices
     return _shot("hand-held shake", pics["scene"], matrices, size)
 
 
@@ -365,6 +382,31 @@ def lighting_pan(pics: dict, size: int, frames: int) -> Scenario:
     return _shot("lighting change under pan", pics["wide"], matrices, size, gains=_dimming(frames))
 
 
+def lighting_tint_shake(pics: dict, size: int, frames: int) -> Scenario:
+    """Hand-held while the light dims; the style keeps 35 % of its own colour (that part does not dim)."""
+    matrices = shake(pics, size, frames, matrices_only=True)
+    return _shot(
+        "light ramp, style keeps its tint, hand-held", pics["scene"], matrices, size, gains=_dimming(frames), tint=0.35
+    )
+
+
+def lighting_restyled(pics: dict, size: int, frames: int) -> Scenario:
+    """A still shot where the light dims and comes back, every frame stylised anew (the tint does not dim)."""
+    matrices = [_view(pics["scene"], size)] * frames
+    return _shot(
+        "light ramp, each frame restyled", pics["scene"], matrices, size, gains=_dimming(frames), restyled=True
+    )
+
+
+def local_light(pics: dict, size: int, frames: int) -> Scenario:
+    """A lamp on one side of a still shot brightens and dims (up to +50 %); the other side keeps its light."""
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    spot = np.exp(-(((xs - 0.25 * size) ** 2 + (ys - 0.4 * size) ** 2) / (2 * (0.22 * size) ** 2)))
+    gains = [1.0 + 0.5 * math.sin(math.pi * t / max(1, frames - 1)) * spot for t in range(frames)]
+    matrices = [_view(pics["wide"], size)] * frames
+    return _shot("local light (a lamp on one side)", pics["wide"], matrices, size, gains=gains)
+
+
 def _spliced(name: str, first: Scenario, second: Scenario) -> Scenario:
     size = first.sources[0].shape[0]
     cut = len(first.sources)
@@ -400,6 +442,9 @@ SCENARIOS: dict[str, Callable[[dict, int, int], Scenario]] = {
     "low-texture": low_texture,
     "lighting": lighting,
     "lighting-pan": lighting_pan,
+    "lighting-tint": lighting_tint_shake,
+    "lighting-restyled": lighting_restyled,
+    "local-light": local_light,
     "cut": scene_cut,
     "cut-motion": cut_under_motion,
 }
@@ -472,13 +517,19 @@ def analyse(scenario: Scenario, motions: list, generated: list, outputs: list):
     return analyzer.result().summary
 
 
-def ramp_depth(outputs: list[np.ndarray], clean: list[np.ndarray]) -> tuple[float, float]:
+def ramp_depth(
+    outputs: list[np.ndarray], clean: list[np.ndarray], area: np.ndarray | None = None
+) -> tuple[float, float]:
     """``(% of the clean mean-luma curve's depth the output keeps, mean |luma error| in grey levels)``.
 
     The depth kept is the least-squares gain of the output's curve against the
     clean one (both centred): 100 % follows the real ramp, 83 % loses a sixth
-    of it, and per-frame jitter around the ramp does not bias it.
+    of it, and per-frame jitter around the ramp does not bias it. A local
+    light is scored in its ``area`` (elsewhere the mean luma has no ramp).
     """
+    if area is not None:
+        # (N, 1, 3): a one-pixel-wide picture of the lit pixels, so the luma is computed as for a frame
+        outputs, clean = [o[area][:, None] for o in outputs], [c[area][:, None] for c in clean]
     out = np.array([mean_luminance(o) for o in outputs])
     ref = np.array([mean_luminance(c) for c in clean])
     ref_c = ref - ref.mean()
@@ -527,7 +578,7 @@ def score(scenario: Scenario, clean: list, generated: list, outputs: list, motio
     }
     values["moving_gain"] = values["psnr_moving"] - ref.psnr_moving_generated
     if scenario.light_ramp:
-        values["ramp_depth"], values["luma_error"] = ramp_depth(outputs, clean)
+        values["ramp_depth"], values["luma_error"] = ramp_depth(outputs, clean, scenario.lit_area)
         values["ramp_low"] = values["ramp_high"] = values["ramp_depth"]
     if scenario.cuts:
         values["post_cut"] = post_cut_psnr(outputs, clean, scenario.cuts) - ref.post_cut_generated
@@ -677,7 +728,7 @@ def ramps_over_seeds(scenario: Scenario, settings_: dict, seeds: list[int]) -> d
         generated = generate(scenario.clean, seed)
         for name, params in settings_.items():
             outputs = generated if params is None else run_dfi_in_memory(scenario.sources, generated, params)
-            out[name].append(ramp_depth(outputs, scenario.clean))
+            out[name].append(ramp_depth(outputs, scenario.clean, scenario.lit_area))
     return out
 
 

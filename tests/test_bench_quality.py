@@ -24,6 +24,9 @@ SCENARIO_NAMES = {
     "low-texture pan",
     "lighting change",
     "lighting change under pan",
+    "light ramp, style keeps its tint, hand-held",
+    "light ramp, each frame restyled",
+    "local light (a lamp on one side)",
     "hard scene cut",
     "cut under motion",
 }
@@ -154,7 +157,8 @@ def test_light_ramp_is_scored_over_several_noise_seeds(capsys):
     # Classic DFI holds a slow light change back (each step is under its tolerance), whatever the seed.
     assert float(by_key[("lighting change", "DFI defaults")][high]) < 90
     lines = [line for line in out.splitlines() if "light ramp depth" in line]
-    assert len(lines) == (2 if "motion defaults" in bench.SETTINGS else 0)  # "defaults" picks motion defaults
+    # "lighting" picks the four lighting-* clips, "defaults" picks motion defaults
+    assert len(lines) == (4 if "motion defaults" in bench.SETTINGS else 0)
     assert all("range" in line for line in lines)
 
 

@@ -176,6 +176,28 @@ def test_light_slope_of_a_tinted_picture_is_below_one():
     assert np.allclose(fl.light_slope(source, tinted), 0.8, atol=0.02)
 
 
+def test_local_gain_follows_a_lamp_on_one_side_and_leaves_the_other_alone():
+    picture = _textured(seed=7)
+    h, w = picture.shape[:2]
+    lamp = np.ones((h, w), np.float32)
+    lamp[:, : w // 2] = 1.3  # the left half brightens by 30 %, the right half keeps its light
+    lit = np.clip(picture.astype(np.float32) * lamp[..., None] + 0.5, 0, 255).astype(np.uint8)
+    trusted = np.ones((h, w), bool)
+    gain = fl.local_gain(picture, lit, trusted, fl.estimate_gain(picture, lit))
+    assert gain.shape == picture.shape
+    # Away from the boundary (smoothed over a cell or so) each side reads its own light within 2 %.
+    assert np.allclose(gain[:, : w // 4], 1.3, rtol=0.02), gain[:, : w // 4].mean()
+    assert np.allclose(gain[:, -w // 4 :], 1.0, rtol=0.02), gain[:, -w // 4 :].mean()
+
+
+def test_local_gain_falls_back_to_the_frame_gain_where_nothing_can_be_trusted():
+    picture = _textured(seed=8)
+    brighter = np.clip(picture.astype(np.float32) * 1.1 + 0.5, 0, 255).astype(np.uint8)
+    trusted = np.zeros(picture.shape[:2], bool)
+    gain = fl.local_gain(picture, brighter, trusted, np.array([0.9, 0.9, 0.9], np.float32))
+    assert np.allclose(gain, 0.9, atol=1e-4)
+
+
 def test_unknown_flow_preset_is_refused():
     with pytest.raises(InputError, match="preset"):
         fl.make_flow_estimator("slowest")
