@@ -153,7 +153,14 @@ def _call(guard, path="/x", headers=(), kind="http"):
         sent.append(message)
 
     scope = {"type": kind, "path": path, "headers": [(k.encode(), v.encode()) for k, v in headers]}
-    asyncio.run(guard(scope, receive, send))
+    # A loop of our own, never made the thread's current one: asyncio.run() would leave the main thread with
+    # no current event loop (set_event_loop(None)), and gradio 4 then builds any later queue in this process
+    # with no locks (gradio.utils.safe_get_lock() returns None), so every click on a UI served later fails.
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(guard(scope, receive, send))
+    finally:
+        loop.close()
     return sent
 
 
@@ -170,6 +177,13 @@ def test_guard_passes_own_requests_and_refuses_others():
     assert b"cross-site" in refused[1]["body"]
     closed = _call(guard, headers=[("host", "evil.example")], kind="websocket")
     assert closed == [{"type": "websocket.close", "code": 1008}]
+
+
+def test_calling_the_guard_leaves_the_threads_event_loop_alone():
+    """Tests later in this process (a gradio 4 UI queue built in this thread) need the thread's event loop."""
+    before = asyncio.get_event_loop()
+    _call(RequestGuard(_app, rules=HostRules.for_bind("127.0.0.1")), headers=[("host", "127.0.0.1:1")])
+    assert asyncio.get_event_loop() is before
 
 
 def test_guard_asks_for_basic_auth_on_its_paths_only():

@@ -1,9 +1,5 @@
 """The shared job queue as a user sees it in a real browser (Debian's chromium driven by Playwright).
 
-Named to run first: under gradio 4, after tests/test_access*.py ran in the same process, the Analyze
-click here never answers (not the queue, not the folder policy: both are reset below). Known test
-isolation defect, open; the same test passes alone and in the gradio 3.41 environment.
-
 The UI is served in this process, so a test can hold the process's job queue
 with a job exactly as the HTTP API submits one (``job_on_the_shared_queue``):
 a click on Analyze then shows "Queued behind 1 job" in the page and runs once
