@@ -300,11 +300,6 @@ class VideoInfo:
     rotation: int = 0
     variable_frame_rate: bool = False
 
-    @property
-    def frame_estimate(self) -> int:
-        """Frames at the average rate over the duration (0 when the duration is unknown)."""
-        return round(self.duration * self.fps) if self.duration else 0
-
 
 _DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
 _STREAM = re.compile(r"^\s*Stream #\d+:\d+.*?: (Video|Audio): (\w+)(.*)$", re.MULTILINE)
