@@ -8,12 +8,15 @@ import pytest
 import requests
 from api_support import uvicorn_thread, wait_for
 from conftest import read_back
-from test_api import post
 
 from abysz_lab import api, commands
 from abysz_lab.cli import main
 from abysz_lab.errors import InputError
 from abysz_lab.jobqueue import JobQueue
+
+
+def post(base: str, path: str, body: dict) -> requests.Response:
+    return requests.post(f"{base}/abysz-lab/v1{path}", json=body, timeout=30)
 
 
 @pytest.fixture(scope="module")
