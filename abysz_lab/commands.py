@@ -146,7 +146,11 @@ def plan_deflicker(ns: argparse.Namespace) -> Plan:
             "HTTP, says what each does)."
         )
         raise InputError(msg)
-    preset = find_preset(given["preset"], ns.presets_dir)
+    try:
+        preset = find_preset(given["preset"], ns.presets_dir)
+    except InputError as exc:
+        msg = f"--preset: {exc}"  # names the option (the API's field): the message ends on --list-presets
+        raise InputError(msg) from exc
     notes = []
     # The --window help says "ignored by presets without a windowed step": a value the preset cannot use is
     # dropped (not range-checked), so one command line works with every preset.

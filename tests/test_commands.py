@@ -35,26 +35,32 @@ def _through_both(base, capsys, argv: list[str], body: dict) -> tuple[int, str, 
 
 
 def _refusals(source, generated, out):
-    """(argv, body) pairs for requests that cannot run."""
+    """case -> (argv, body, the field the API names) for requests that cannot run."""
     frames = ["--in", str(generated), "--out", str(out)]
     deflicker = {"kind": "deflicker", "in": str(generated), "out": str(out)}
+    report = str(generated / "r")
     return {
         "dfi without out": (
             ["dfi", "--source", str(source), "--generated", str(generated)],
             {"kind": "dfi", "source": str(source), "generated": str(generated)},
+            "out",
         ),
-        "deflicker without a preset": (["deflicker", *frames], deflicker),
+        "deflicker without a preset": (["deflicker", *frames], deflicker, "preset"),
+        "an unknown preset": (["deflicker", *frames, "--preset", "nope"], deflicker | {"preset": "nope"}, "preset"),
         "deflicker without out": (
             ["deflicker", "--in", str(generated), "--preset", "blend"],
             {"kind": "deflicker", "in": str(generated), "preset": "blend"},
+            "out",
         ),
         "an even window for a windowed preset": (
             ["deflicker", *frames, "--preset", "temporal-median", "--window", "4"],
             deflicker | {"preset": "temporal-median", "window": 4},
+            "window",
         ),
-        "an analysis report inside an input folder": (
-            ["analyze", "--source", str(source), "--generated", str(generated), "--report", str(generated / "r")],
-            {"kind": "analyze", "source": str(source), "generated": str(generated), "report": str(generated / "r")},
+        "a report inside an input folder": (
+            ["analyze", "--source", str(source), "--generated", str(generated), "--report", report],
+            {"kind": "analyze", "source": str(source), "generated": str(generated), "report": report},
+            "report",
         ),
     }
 
@@ -64,19 +70,20 @@ def _refusals(source, generated, out):
     [
         "dfi without out",
         "deflicker without a preset",
+        "an unknown preset",
         "deflicker without out",
         "an even window for a windowed preset",
-        "an analysis report inside an input folder",
+        "a report inside an input folder",
     ],
 )
 def test_a_request_the_cli_refuses_the_api_refuses_with_the_same_message(base, still_clip, tmp_path, capsys, case):
     source, generated = still_clip
-    argv, body = _refusals(source, generated, tmp_path / "out")[case]
+    argv, body, field = _refusals(source, generated, tmp_path / "out")[case]
     code, err, answer = _through_both(base, capsys, argv, body)
     assert code == 2
     assert answer.status_code == 422, answer.text
     assert err.strip() == f"error: {answer.json()['detail']}"
-    assert answer.json()["field"] is not None
+    assert answer.json()["field"] == field
     assert not (tmp_path / "out").exists()
     assert not (generated / "r").exists()
 
