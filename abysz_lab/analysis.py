@@ -137,13 +137,6 @@ def _enough(mask: np.ndarray) -> bool:
     return cv2.countNonZero(_mask8(mask)) >= max(1, MIN_MEASURED_SHARE * mask.size)
 
 
-def masked_mean(values: np.ndarray, mask: np.ndarray) -> float:
-    """Mean of a one-channel map where ``mask`` is true; NaN when fewer than 0.5 % of pixels are in the mask."""
-    if not _enough(mask):
-        return math.nan
-    return float(cv2.mean(values, mask=_mask8(mask))[0])
-
-
 def mean_change(current: np.ndarray, previous: np.ndarray, mask: np.ndarray) -> float:
     """Mean ``|current - previous|`` (grey levels, channels averaged) where ``mask`` is true; NaN if too few."""
     if not _enough(mask):

@@ -228,7 +228,8 @@ def make_router(queue: JobQueue | None = None, dependencies: Sequence[Any] = ())
 
         def made() -> dict[str, Any]:
             job = submit_job(body, jobs())
-            return {"id": job.id, "state": job.state, "queued_behind": jobs().ahead_of(job)}
+            # notes: what the CLI prints as "note: ..." before it runs (a field the chosen preset ignores).
+            return {"id": job.id, "state": job.state, "queued_behind": jobs().ahead_of(job), "notes": list(job.notes)}
 
         return _answer(made, status=202)
 

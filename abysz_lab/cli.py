@@ -14,9 +14,11 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from abysz_lab import __version__
+from abysz_lab import __version__, commands
 from abysz_lab import params as prm
+from abysz_lab.commands import Plan
 from abysz_lab.errors import AbyszError, Cancelled
 from abysz_lab.frames import FrameLimits, set_frame_limits
 from abysz_lab.jobs import CancelToken, Progress, RunSummary
@@ -84,11 +86,6 @@ def _is_terminal(stream) -> bool:
     return bool(isatty and isatty())
 
 
-def frame_index(number: int | None) -> int | None:
-    """A frame number typed on the command line (counted from 1, like frame_00001) as a 0-based index."""
-    return None if number is None else number - 1
-
-
 def non_negative(text: str) -> int:
     """An argparse type: a whole number >= 0 (0 usually means "all")."""
     try:
@@ -107,6 +104,15 @@ def print_summary(summary: RunSummary) -> None:
     for warning in summary.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(summary.describe())
+
+
+def run_plan(plan: Plan) -> Any:
+    """Print the plan's notes, then run it with Ctrl-C handling and a progress bar per phase."""
+    for note in plan.notes:
+        print(f"note: {note}", file=sys.stderr)
+    bars = phase_bars() if plan.phase is None else progress_bar(plan.phase)
+    with cancel_on_ctrl_c() as token, bars as bar:
+        return plan.run(progress=bar, cancel=token)
 
 
 def add_folder_output_flags(parser: argparse.ArgumentParser) -> None:
@@ -216,36 +222,20 @@ def phase_bars() -> Iterator[Callable]:
 def _run_dfi(args: argparse.Namespace) -> int:
     from abysz_lab import pipeline
     from abysz_lab.dfi import DFIParams
-    from abysz_lab.errors import InputError
 
-    params = prm.from_namespace(DFIParams, args)
-    if not args.out and not args.preview_masks:
-        msg = "dfi needs --out DIR for the stabilised frames (or only --preview-masks DIR to look at masks)."
-        raise InputError(msg)
-    with cancel_on_ctrl_c() as token:
-        if args.preview_masks:
-            with phase_bars() as bars:
-                prepared = pipeline.prepare_inputs(
-                    args.source,
-                    args.generated,
-                    pipeline.work_folder(Path(args.out or args.preview_masks)),
-                    progress=bars,
-                    cancel=token,
-                )
-            args.source, args.generated = (str(prepared.folders[r]) for r in pipeline.ROLES)
-            return _write_mask_previews(args, params)
-        with phase_bars() as bars:
-            result = pipeline.stabilise(
+    if args.preview_masks:  # a look at the masks, not a run: it has no job kind (the API has /preview-masks)
+        params = prm.from_namespace(DFIParams, args)
+        with cancel_on_ctrl_c() as token, phase_bars() as bars:
+            prepared = pipeline.prepare_inputs(
                 args.source,
                 args.generated,
-                frames_dir=args.out,
-                params=params,
-                frames_limit=args.frames_limit,
-                overwrite=args.overwrite,
-                resume=not args.no_resume,
+                pipeline.work_folder(Path(args.out or args.preview_masks)),
                 progress=bars,
                 cancel=token,
             )
+        args.source, args.generated = (str(prepared.folders[r]) for r in pipeline.ROLES)
+        return _write_mask_previews(args, params)
+    result = run_plan(commands.plan_dfi(args))
     video_warnings = {role: run.warnings for role, run in result.extractions.items() if run is not None}
     shown = {w for found in video_warnings.values() for w in found}
     for note in result.notes:
@@ -323,32 +313,7 @@ def _add_stabilise(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_stabilise(args: argparse.Namespace) -> int:
-    from abysz_lab import pipeline
-    from abysz_lab.dfi import DFIParams
-    from abysz_lab.video import AssembleParams
-
-    params = prm.from_namespace(DFIParams, args)
-    encode = {"audio": not args.no_audio} | ({"quality": args.quality} if args.quality is not None else {})
-    assemble = prm.from_mapping(AssembleParams, encode)
-    out = Path(args.out).expanduser()
-    report = None if args.report is None else (args.report or str(out.with_suffix("")) + "_report")
-    with cancel_on_ctrl_c() as token, phase_bars() as bars:
-        result = pipeline.stabilise(
-            args.source,
-            args.generated,
-            out,
-            params=params,
-            preset=args.preset,
-            presets_dir=args.presets_dir,
-            assemble=assemble,
-            compare=args.compare,
-            report=report,
-            frames_limit=args.frames_limit,
-            overwrite=args.overwrite,
-            resume=not args.no_resume,
-            progress=bars,
-            cancel=token,
-        )
+    result = run_plan(commands.plan_stabilise(args))
     print_result(result)
     return 130 if result.cancelled else 0
 
@@ -422,16 +387,7 @@ def _preset_defaults() -> dict[str, str]:
 
 
 def _run_deflicker(args: argparse.Namespace) -> int:
-    from abysz_lab.errors import InputError
-    from abysz_lab.playground import (
-        PlaygroundParams,
-        all_presets,
-        apply_preset,
-        find_preset,
-        list_presets,
-        load_custom_presets,
-        params_for_preset,
-    )
+    from abysz_lab.playground import list_presets, load_custom_presets
 
     if args.list_presets:
         for info in list_presets(args.presets_dir):
@@ -446,32 +402,7 @@ def _run_deflicker(args: argparse.Namespace) -> int:
         for problem in load_custom_presets(args.presets_dir).problems:
             print(f"warning: {problem}", file=sys.stderr)
         return 0
-    if not args.input or not args.out:
-        msg = "deflicker needs --in DIR and --out DIR (or --list-presets)."
-        raise InputError(msg)
-    given = {s.name: getattr(args, s.name) for s in prm.specs(PlaygroundParams)}
-    if not given["preset"]:  # no silent default: the presets do very different things
-        names = ", ".join(p.name for p in all_presets(args.presets_dir))
-        msg = f"deflicker needs --preset NAME, one of: {names} (--list-presets says what each does)."
-        raise InputError(msg)
-    preset = find_preset(given["preset"], args.presets_dir)
-    for name, used in (("strength", preset.uses_strength), ("window", preset.uses_window)):
-        if given[name] is not None and not used:
-            print(f"note: the {preset.name} preset has no {name} control; --{name} is ignored.", file=sys.stderr)
-            given[name] = None
-    params = params_for_preset(given.pop("preset"), folder=args.presets_dir, **given)
-    with cancel_on_ctrl_c() as token, progress_bar("Deflicker") as bar:
-        summary = apply_preset(
-            args.input,
-            args.out,
-            params,
-            folder=args.presets_dir,
-            overwrite=args.overwrite,
-            resume=not args.no_resume,
-            progress=bar,
-            cancel=token,
-        )
-    print_summary(summary)
+    print_summary(run_plan(commands.plan_deflicker(args)))
     return 0
 
 
@@ -517,12 +448,7 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_extract(args: argparse.Namespace) -> int:
-    from abysz_lab.video import ExtractParams, extract_frames
-
-    params = prm.from_namespace(ExtractParams, args)
-    with cancel_on_ctrl_c() as token, progress_bar("Extract") as bar:
-        summary = extract_frames(args.video, args.out, params, overwrite=args.overwrite, progress=bar, cancel=token)
-    print_summary(summary)
+    print_summary(run_plan(commands.plan_extract(args)))
     return 0
 
 
@@ -547,21 +473,7 @@ def _add_assemble(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_assemble(args: argparse.Namespace) -> int:
-    from abysz_lab.video import AssembleParams, assemble_video
-
-    params = prm.from_namespace(AssembleParams, args)
-    with cancel_on_ctrl_c() as token, progress_bar("Assemble") as bar:
-        summary = assemble_video(
-            args.frames,
-            args.out,
-            params,
-            timing=args.timing,
-            audio_from=args.audio_from,
-            overwrite=args.overwrite,
-            progress=bar,
-            cancel=token,
-        )
-    print_summary(summary)
+    print_summary(run_plan(commands.plan_assemble(args)))
     return 0
 
 
@@ -582,15 +494,7 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from abysz_lab.video import CompareParams, compare_videos
-
-    params = prm.from_namespace(CompareParams, args)
-    labels = [x.strip() for x in args.labels.split(",")] if args.labels.strip() else None
-    with cancel_on_ctrl_c() as token, progress_bar("Compare") as bar:
-        summary = compare_videos(
-            args.folders, args.out, params, labels=labels, overwrite=args.overwrite, progress=bar, cancel=token
-        )
-    print_summary(summary)
+    print_summary(run_plan(commands.plan_compare(args)))
     return 0
 
 
@@ -611,21 +515,7 @@ def _add_fuse(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_fuse(args: argparse.Namespace) -> int:
-    from abysz_lab.fuse import FuseParams, fuse_style
-
-    params = prm.from_namespace(FuseParams, args)
-    with cancel_on_ctrl_c() as token, progress_bar("Fuse") as bar:
-        summary = fuse_style(
-            args.frames,
-            args.style,
-            args.out,
-            params,
-            overwrite=args.overwrite,
-            resume=not args.no_resume,
-            progress=bar,
-            cancel=token,
-        )
-    print_summary(summary)
+    print_summary(run_plan(commands.plan_fuse(args)))
     return 0
 
 
@@ -662,24 +552,8 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_analyze(args: argparse.Namespace) -> int:
-    from abysz_lab.analysis import AnalysisParams, analyze_folders, write_report
-    from abysz_lab.frames import check_output_folder
-
-    params = prm.from_namespace(AnalysisParams, args)
-    inputs = [args.source, args.generated] + ([args.output] if args.output else [])
-    check_output_folder(args.report, *inputs, create=False)  # before the analysis: never into an input folder
-    with cancel_on_ctrl_c() as token, progress_bar("Analyse") as bar:
-        result = analyze_folders(
-            args.source,
-            args.generated,
-            args.output,
-            params,
-            frames_limit=args.frames_limit,
-            heatmap_frame=frame_index(args.heatmap_frame),
-            progress=bar,
-            cancel=token,
-        )
-    files = write_report(result, args.report, *inputs)
+    done = run_plan(commands.plan_analyze(args))
+    result, files = done.result, done.files
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(result.table())

@@ -315,8 +315,3 @@ def find_cuts(frames: list[np.ndarray], threshold_pct: float) -> list[int]:
             cuts.append(t)
         previous = small
     return cuts
-
-
-def flow_magnitude(flow: np.ndarray) -> np.ndarray:
-    """Per-pixel length of the flow vectors, float32."""
-    return cv2.magnitude(flow[..., 0], flow[..., 1])

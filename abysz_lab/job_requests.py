@@ -3,9 +3,10 @@
 A request ``{"kind": "dfi", "source": ..., "tolerance": 4}`` is turned into
 the command line ``dfi --source=... --tolerance=4`` and parsed by the CLI's
 parser of that command, so a job's fields are exactly the command's options
-(dashes as underscores) and ranges, choices and defaults are checked in one
-place. :func:`submit_job` then checks the paths against the access policy and
-queues the kind's function on the shared :class:`~abysz_lab.jobqueue.JobQueue`.
+(dashes as underscores). :func:`submit_job` then checks the paths against the
+access policy, makes the command's plan (:mod:`abysz_lab.commands`, the same
+function the CLI calls, so values are checked and notes written in one place)
+and queues it on the shared :class:`~abysz_lab.jobqueue.JobQueue`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from abysz_lab import params as prm
+from abysz_lab import commands
+from abysz_lab.commands import AnalysisRun, Plan
 from abysz_lab.errors import InputError
 from abysz_lab.jobqueue import Job, JobQueue, default_queue
 
@@ -172,43 +174,7 @@ def parse_job(body: Any) -> tuple[str, argparse.Namespace, dict[str, Any]]:
         msg = f"kind must be one of {', '.join(KINDS)}; got {kind!r}."
         raise RequestError(msg, "kind")
     argv = _argv_for(kind, fields)
-    namespace = command_parser(kind).parse_args(argv)
-    _check_params(kind, namespace)
-    return kind, namespace, fields
-
-
-def _param_classes(kind: str) -> list[type]:
-    from abysz_lab.analysis import AnalysisParams
-    from abysz_lab.dfi import DFIParams
-    from abysz_lab.video import AssembleParams, CompareParams, ExtractParams
-
-    return {
-        "stabilise": [DFIParams],
-        "dfi": [DFIParams],
-        "deflicker": [],  # checked against the chosen preset when the job runs... and below
-        "extract": [ExtractParams],
-        "assemble": [AssembleParams],
-        "compare": [CompareParams],
-        "analyze": [AnalysisParams],
-    }[kind]
-
-
-def _check_params(kind: str, namespace: argparse.Namespace) -> None:
-    """Build the parameter objects now, so a bad value is a 422 at submission, not a failed job later."""
-    for cls in _param_classes(kind):
-        try:
-            prm.from_namespace(cls, namespace)
-        except InputError as exc:
-            raise RequestError(str(exc), field_in(str(exc))) from exc
-    if kind == "deflicker":
-        from abysz_lab.playground import PlaygroundParams
-
-        given = {s.name: getattr(namespace, s.name) for s in prm.specs(PlaygroundParams)}
-        given = {k: v for k, v in given.items() if v is not None}
-        try:
-            prm.from_mapping(PlaygroundParams, given)
-        except InputError as exc:
-            raise RequestError(str(exc), field_in(str(exc))) from exc
+    return kind, command_parser(kind).parse_args(argv), fields
 
 
 def check_paths(namespace: argparse.Namespace) -> None:
@@ -237,7 +203,7 @@ def check_derived_path(path: Path, what: str, field: str = "out") -> None:
         raise RequestError(str(exc), field, status=403) from exc
 
 
-# --- what each kind of job runs -----------------------------------------------------------------------
+# --- what each kind of job runs: the command's own plan -------------------------------------------------
 
 
 def _summary_result(summary: Any) -> dict[str, Any]:
@@ -255,183 +221,71 @@ def _summary_result(summary: Any) -> dict[str, Any]:
     }
 
 
-def _reporter(job: Job, phase: str) -> Callable[[Any], None]:
-    return lambda p: job.report(phase, p)
+def _analysis_result(done: AnalysisRun) -> dict[str, Any]:
+    found, files = done.result, done.files
+    written = [p for p in (files.json, files.csv, files.plot, files.heatmap) if p is not None]
+    return {
+        "summary": found.summary.text,
+        "files": [{"what": "analysis report", "path": str(p)} for p in written],
+        "figures": {"analysis": found.summary.as_dict()},
+        "warnings": list(found.warnings),
+    }
 
 
-def _phase_reporter(job: Job) -> Callable[[Any], None]:
-    return lambda r: job.report(r.phase, r.progress, step=r.step, steps=r.steps)
+def job_result(outcome: Any) -> dict[str, Any]:
+    """The JSON a finished job reports for what its plan returned."""
+    from abysz_lab.pipeline import StabiliseResult
+
+    if isinstance(outcome, StabiliseResult):
+        return outcome.as_dict()
+    if isinstance(outcome, AnalysisRun):
+        return _analysis_result(outcome)
+    return _summary_result(outcome)
 
 
-def _plan(kind: str, ns: argparse.Namespace) -> tuple[list[Path], list[Path], Callable[[Job], dict[str, Any]]]:
-    """(folders written, folders read, the function the worker runs) for a parsed job."""
-    from abysz_lab import pipeline
+def job_function(plan: Plan) -> Callable[[Job], dict[str, Any]]:
+    """What the queue's worker runs for a plan: its progress goes to the job, the job's cancel stops it."""
 
-    resume = not getattr(ns, "no_resume", False)
+    def run(job: Job) -> dict[str, Any]:
+        def each_phase(report: Any) -> None:  # the pipeline numbers its phases itself
+            job.report(report.phase, report.progress, step=report.step, steps=report.steps)
+
+        def one_phase(progress: Any) -> None:
+            job.report(plan.phase, progress)
+
+        progress = each_phase if plan.phase is None else one_phase
+        return job_result(plan.run(progress=progress, cancel=job.cancel))
+
+    return run
+
+
+def plan_job(kind: str, namespace: argparse.Namespace) -> Plan:
+    """The command's plan for a parsed request; what it refuses is a 422, a folder outside the policy a 403."""
+    try:
+        plan = commands.plan(kind, namespace)
+    except InputError as exc:
+        raise RequestError(str(exc), field_in(str(exc))) from exc
     if kind in ("stabilise", "dfi"):
-        from abysz_lab.dfi import DFIParams
+        from abysz_lab import pipeline
 
-        if not ns.out:  # the CLI's dfi may leave it out for --preview-masks; a job always writes frames
-            msg = f"out is required: a {kind} job needs the folder its result goes to."
-            raise RequestError(msg, "out")
-        params = prm.from_namespace(DFIParams, ns)
-        out = Path(ns.out).expanduser()
-        options: dict[str, Any] = {"params": params, "frames_limit": ns.frames_limit, "overwrite": ns.overwrite}
-        if kind == "stabilise":
-            from abysz_lab.video import AssembleParams
-
-            encode = {"audio": not ns.no_audio} | ({"quality": ns.quality} if ns.quality is not None else {})
-            report = None if ns.report is None else (ns.report or str(out.with_suffix("")) + "_report")
-            options |= {"preset": ns.preset, "presets_dir": ns.presets_dir, "compare": ns.compare, "report": report}
-            options["assemble"] = prm.from_mapping(AssembleParams, encode)
-            writes = [out, pipeline.work_folder(out)] + ([Path(report)] if report else [])
-            target: dict[str, Any] = {"out": out}
-        else:
-            writes = [out, pipeline.work_folder(out)]
-            target = {"frames_dir": out}
         # Extracted frames and the comparison video go beside the output (an allowed root's own name + _work
         # lies outside it), so they must be allowed as well, as in the tab.
-        check_derived_path(pipeline.work_folder(out), "the work folder beside the output")
-
-        def run_pipeline(job: Job) -> dict[str, Any]:
-            result = pipeline.stabilise(
-                ns.source,
-                ns.generated,
-                **target,
-                **options,
-                resume=resume,
-                progress=_phase_reporter(job),
-                cancel=job.cancel,
-            )
-            return result.as_dict()
-
-        return writes, [Path(ns.source), Path(ns.generated)], run_pipeline
-
-    if kind == "deflicker":
-        from abysz_lab.playground import PlaygroundParams, apply_preset, params_for_preset
-
-        if not ns.input or not ns.out:
-            msg = "A deflicker job needs in (the frames folder) and out."
-            raise RequestError(msg, "in" if not ns.input else "out")
-        given = {s.name: getattr(ns, s.name) for s in prm.specs(PlaygroundParams)}
-        name = given.pop("preset")
-        if not name:  # no silent default, as on the command line: the presets do very different things
-            from abysz_lab.playground import all_presets
-
-            names = ", ".join(p.name for p in all_presets(ns.presets_dir))
-            msg = f"preset is required: one of {names} (GET /presets says what each does)."
-            raise RequestError(msg, "preset")
-
-        def run_deflicker(job: Job) -> dict[str, Any]:
-            params = params_for_preset(name, folder=ns.presets_dir, **given)
-            summary = apply_preset(
-                ns.input,
-                ns.out,
-                params,
-                folder=ns.presets_dir,
-                overwrite=ns.overwrite,
-                resume=resume,
-                progress=_reporter(job, "Deflicker"),
-                cancel=job.cancel,
-            )
-            return _summary_result(summary)
-
-        return [Path(ns.out)], [Path(ns.input)], run_deflicker
-
-    if kind == "extract":
-        from abysz_lab.video import ExtractParams, extract_frames
-
-        params = prm.from_namespace(ExtractParams, ns)
-
-        def run_extract(job: Job) -> dict[str, Any]:
-            return _summary_result(
-                extract_frames(
-                    ns.video,
-                    ns.out,
-                    params,
-                    overwrite=ns.overwrite,
-                    progress=_reporter(job, "Extract"),
-                    cancel=job.cancel,
-                )
-            )
-
-        return [Path(ns.out)], [Path(ns.video)], run_extract
-
-    if kind == "assemble":
-        from abysz_lab.video import AssembleParams, assemble_video
-
-        params = prm.from_namespace(AssembleParams, ns)
-
-        def run_assemble(job: Job) -> dict[str, Any]:
-            return _summary_result(
-                assemble_video(
-                    ns.frames,
-                    ns.out,
-                    params,
-                    timing=ns.timing,
-                    audio_from=ns.audio_from,
-                    overwrite=ns.overwrite,
-                    progress=_reporter(job, "Video"),
-                    cancel=job.cancel,
-                )
-            )
-
-        return [Path(ns.out)], [Path(ns.frames)], run_assemble
-
-    if kind == "compare":
-        from abysz_lab.video import CompareParams, compare_videos
-
-        params = prm.from_namespace(CompareParams, ns)
-        labels = [x.strip() for x in ns.labels.split(",")] if ns.labels.strip() else None
-
-        def run_compare(job: Job) -> dict[str, Any]:
-            return _summary_result(
-                compare_videos(
-                    ns.folders,
-                    ns.out,
-                    params,
-                    labels=labels,
-                    overwrite=ns.overwrite,
-                    progress=_reporter(job, "Comparison video"),
-                    cancel=job.cancel,
-                )
-            )
-
-        return [Path(ns.out)], [Path(f) for f in ns.folders], run_compare
-
-    from abysz_lab import cli
-    from abysz_lab.analysis import AnalysisParams, analyze_folders, write_report
-
-    params = prm.from_namespace(AnalysisParams, ns)
-
-    def run_analyze(job: Job) -> dict[str, Any]:
-        found = analyze_folders(
-            ns.source,
-            ns.generated,
-            ns.output,
-            params,
-            frames_limit=ns.frames_limit,
-            heatmap_frame=cli.frame_index(ns.heatmap_frame),  # the field counts from 1, as the CLI's flag
-            progress=_reporter(job, "Analysis"),
-            cancel=job.cancel,
-        )
-        inputs = [ns.source, ns.generated] + ([ns.output] if ns.output else [])
-        files = write_report(found, ns.report, *inputs)
-        written = [p for p in (files.json, files.csv, files.plot, files.heatmap) if p is not None]
-        return {
-            "summary": found.summary.text,
-            "files": [{"what": "analysis report", "path": str(p)} for p in written],
-            "figures": {"analysis": found.summary.as_dict()},
-            "warnings": list(found.warnings),
-        }
-
-    reads = [Path(ns.source), Path(ns.generated)] + ([Path(ns.output)] if ns.output else [])
-    return [Path(ns.report)], reads, run_analyze
+        check_derived_path(pipeline.work_folder(Path(namespace.out).expanduser()), "the work folder beside the output")
+    for path in plan.writes:  # and whatever else the job derives from its fields (stabilise's <out>_report)
+        check_derived_path(path, "a folder this job writes")
+    return plan
 
 
 def submit_job(body: Any, queue: JobQueue | None = None) -> Job:
     """Check a job request and queue it; RequestError (422/403) or JobConflictError (409) when refused."""
     kind, namespace, fields = parse_job(body)
     check_paths(namespace)
-    writes, reads, run = _plan(kind, namespace)
-    return (queue or default_queue()).submit(kind, run, writes=writes, reads=reads, request={"kind": kind, **fields})
+    plan = plan_job(kind, namespace)
+    return (queue or default_queue()).submit(
+        kind,
+        job_function(plan),
+        writes=plan.writes,
+        reads=plan.reads,
+        request={"kind": kind, **fields},
+        notes=plan.notes,
+    )

@@ -58,6 +58,7 @@ class Job:
     writes: tuple[Path, ...] = ()
     reads: tuple[Path, ...] = ()
     request: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # said when it was accepted, e.g. a field its preset ignores
     number: int = 0  # submission order
     state: str = "queued"
     phase: str = ""
@@ -121,6 +122,7 @@ class Job:
             "figures": self.result.get("figures", {}),
             "result": self.result,
             "request": self.request,
+            "notes": list(self.notes),
             "submitted": self.submitted,
             "started": self.started,
             "finished": self.finished,
@@ -148,6 +150,7 @@ class JobQueue:
         writes: Iterable[str | os.PathLike[str]] = (),
         reads: Iterable[str | os.PathLike[str]] = (),
         request: dict[str, Any] | None = None,
+        notes: Iterable[str] = (),
     ) -> Job:
         """Queue a job; JobConflictError when it would write where a queued or running job writes."""
         job = Job(
@@ -157,6 +160,7 @@ class JobQueue:
             writes=tuple(_real(p) for p in writes),
             reads=tuple(_real(p) for p in reads),
             request=dict(request or {}),
+            notes=tuple(notes),
         )
         with self._lock:
             if self._closed:

@@ -189,11 +189,13 @@ def prepare_inputs(
     cancel: CancelToken | None = None,
     workers: int = 2,
     phases: _Phases | None = None,
+    frames_limit: int = 0,
 ) -> PreparedInputs:
     """Frame folders for the inputs: folders as they are, videos extracted into ``work/<role>`` (re-used).
 
     ``work`` is claimed first: a folder of that name that Abysz LAB did not
-    make is refused, never written into.
+    make is refused, never written into. With ``frames_limit`` (0 = all) only
+    the first frames of each video are extracted: a limited run needs no more.
     """
     from abysz_lab import video
 
@@ -211,6 +213,7 @@ def prepare_inputs(
             cancel=cancel,
             workers=workers,
             overwrite=True,  # our own work folder: the remains of a cancelled extraction may go
+            frames_limit=frames_limit,
         )
         prepared.folders[role] = result.folder
         prepared.extractions[role] = result.summary
@@ -385,6 +388,8 @@ def stabilise(  # noqa: PLR0913 - the whole trip's options, all keyword-only
         Also write ``<out>_compare.mp4`` (original | generated | stabilised) / measure flicker.
     report : path, optional
         Write the analysis report files (JSON, CSV, plot, heat map) there (implies ``analyze``).
+    frames_limit : int
+        Stop after this many frames (0 = all); a video input is only extracted that far.
     progress : callable, optional
         Called with a :class:`PhaseProgress` for every frame of every phase.
     cancel : CancelToken, optional
@@ -434,7 +439,9 @@ def stabilise(  # noqa: PLR0913 - the whole trip's options, all keyword-only
         plan_phases(source, generated, out=video_out, preset=preset, compare=compare, analyze=analyze), progress
     )
 
-    inputs = prepare_inputs(source, generated, work, cancel=cancel, workers=workers, phases=phases)
+    inputs = prepare_inputs(
+        source, generated, work, cancel=cancel, workers=workers, phases=phases, frames_limit=frames_limit
+    )
     folders = inputs.folders
     if frames_dir is None:
         claim_work_folder(work)

@@ -300,11 +300,6 @@ class VideoInfo:
     rotation: int = 0
     variable_frame_rate: bool = False
 
-    @property
-    def frame_estimate(self) -> int:
-        """Frames at the average rate over the duration (0 when the duration is unknown)."""
-        return round(self.duration * self.fps) if self.duration else 0
-
 
 _DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
 _STREAM = re.compile(r"^\s*Stream #\d+:\d+.*?: (Video|Audio): (\w+)(.*)$", re.MULTILINE)
@@ -699,17 +694,21 @@ def iter_video_frames(
     max_size: int = 0,
     info: VideoInfo | None = None,
     warnings: list[str] | None = None,
+    frames_limit: int = 0,
 ) -> Iterator[np.ndarray]:
     """Decode a video into 8-bit BGR frames, sampled on time at ``fps`` (0 = the video's own rate).
 
-    Closing the generator stops ffmpeg. Raises InputError when nothing can be
-    decoded; a file that breaks off part way yields the frames before the break
-    and adds a line to ``warnings``.
+    ``frames_limit`` (0 = all) makes ffmpeg stop after that many frames instead
+    of decoding the rest. Closing the generator stops ffmpeg. Raises InputError
+    when nothing can be decoded; a file that breaks off part way yields the
+    frames before the break and adds a line to ``warnings``.
     """
     info = info or probe_video(video)
     rate = _sampling_rate(info, fps)
     width, height = fit_within(info.width, info.height, max_size)
     expected = expected_frames(info, rate, start, end)
+    if frames_limit > 0:
+        expected = min(expected, frames_limit) if expected else 0
     args: list[str] = []
     if start > 0:
         args += ["-ss", f"{start:.6f}"]
@@ -719,9 +718,9 @@ def iter_video_frames(
     # the frame size so the byte stream cannot go out of step.
     chain = f"fps={rate.numerator}/{rate.denominator},scale={width}:{height}:flags=area+{_SWS_EXACT},format=bgr24"
     args += ["-i", str(info.path), "-map", "0:v:0", "-vf", chain]
-    if expected:
+    if expected or frames_limit > 0:
         # The fps filter may emit one frame past the end; the count of time-based sampling is exact.
-        args += ["-frames:v", str(expected)]
+        args += ["-frames:v", str(expected or frames_limit)]
     args += ["-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"]
     frame_bytes = width * height * 3
     with _FFmpeg(["-loglevel", "error", *args], stdout=True) as ff:
@@ -762,9 +761,20 @@ def iter_video_frames(
         )
 
 
-def _extract_identity(video: Path, params: ExtractParams) -> dict:
+def _extract_identity(video: Path, params: ExtractParams, frames_limit: int = 0) -> dict:
     stat = video.stat()
-    return {"params": prm.as_dict(params), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    identity = {"params": prm.as_dict(params), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    # Only a limited extraction records its limit, so the folders of earlier full extractions stay valid.
+    return identity | ({"frames_limit": frames_limit} if frames_limit > 0 else {})
+
+
+def _covers(previous: VideoTiming, video: Path, params: ExtractParams, frames_limit: int) -> bool:
+    """True when an earlier extraction holds every frame this one would write (its limit is no lower)."""
+    had = dict(previous.identity)
+    had_limit = had.pop("frames_limit", 0)
+    if previous.source != os.path.realpath(video) or had != _extract_identity(video, params):
+        return False
+    return had_limit == 0 or 0 < frames_limit <= had_limit
 
 
 @dataclass(frozen=True)
@@ -784,12 +794,15 @@ def prepare_frames(
     cancel: CancelToken | None = None,
     workers: int = 2,
     overwrite: bool = False,
+    frames_limit: int = 0,
 ) -> PreparedFrames:
     """Return a frame folder for ``path``: the folder itself, or ``work_dir`` holding a video's extracted frames.
 
     An earlier extraction in ``work_dir`` of the same, unchanged video with the
     same options is reused, so re-running DFI on a video does not decode it again;
     a folder whose last extraction did not finish is extracted again.
+    ``frames_limit`` (0 = all) extracts only the first frames a limited run
+    uses; an earlier extraction of at least as many is reused.
     ``overwrite`` lets the extraction replace images it finds there without a
     sidecar: pass it only for a work folder the caller owns.
     """
@@ -802,11 +815,18 @@ def prepare_frames(
     if (work / SIDECAR_NAME).is_file():
         with contextlib.suppress(InputError, OSError):
             previous = read_timing(work)
-            same = previous.source == os.path.realpath(video) and previous.identity == _extract_identity(video, params)
+            same = _covers(previous, video, params, frames_limit)
             if same and previous.names and all((work / n).is_file() for n in previous.names):
                 return PreparedFrames(work)
     summary = extract_frames(
-        video, work, params, overwrite=overwrite, progress=progress, cancel=cancel, workers=workers
+        video,
+        work,
+        params,
+        overwrite=overwrite,
+        progress=progress,
+        cancel=cancel,
+        workers=workers,
+        frames_limit=frames_limit,
     )
     return PreparedFrames(work, summary)
 
@@ -820,11 +840,13 @@ def extract_frames(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     workers: int = 2,
+    frames_limit: int = 0,
 ) -> RunSummary:
     """Extract a video's frames to zero-padded numbered images in ``output_dir``, plus a timing sidecar.
 
     Frames are sampled on time at ``params.fps`` (0 = the video's average rate),
-    between ``start`` and ``end``, scaled to ``max_size``. Re-extracting into the
+    between ``start`` and ``end``, scaled to ``max_size``; with ``frames_limit``
+    (0 = all) only the first that many are decoded and written. Re-extracting into the
     same folder replaces the earlier frames (and removes surplus ones). Raises
     InputError for unusable input and Cancelled when ``cancel`` is set.
 
@@ -845,7 +867,9 @@ def extract_frames(
         if info.duration and end > info.duration:
             end = 0.0
         estimate = expected_frames(info, rate, params.start, end)
-        digits = max(5, len(str(estimate * 2)))
+        digits = max(5, len(str(estimate * 2)))  # from the whole span: a limited run names frames as a full one
+        if frames_limit > 0:
+            estimate = min(estimate, frames_limit) if estimate else 0
         names = [frame_name(i, params.image_format, digits=digits) for i in range(max(estimate, 1))]
         previous = _check_extract_folder(out, names, info.path, overwrite=overwrite)
 
@@ -861,6 +885,8 @@ def extract_frames(
         written: list[str] = []
 
         def sidecar(listed: Sequence[str], *, complete: bool) -> bytes:
+            # A limited extraction that ran out of video before its limit holds the whole span: no limit to record.
+            limit = frames_limit if len(written) >= frames_limit else 0
             timing = VideoTiming(
                 source=os.path.realpath(info.path),
                 fps=rate,
@@ -873,7 +899,7 @@ def extract_frames(
                 has_audio=info.has_audio,
                 names=tuple(listed),
                 # An unfinished sidecar matches no identity, so prepare_frames never reuses its folder.
-                identity=_extract_identity(info.path, params) if complete else {},
+                identity=_extract_identity(info.path, params, limit) if complete else {},
                 complete=complete,
             )
             return timing.to_json().encode("utf-8")
@@ -884,7 +910,14 @@ def extract_frames(
 
         write_bytes_atomic(out / SIDECAR_NAME, unfinished())
         frames = iter_video_frames(
-            info.path, fps=rate, start=params.start, end=end, max_size=params.max_size, info=info, warnings=warnings
+            info.path,
+            fps=rate,
+            start=params.start,
+            end=end,
+            max_size=params.max_size,
+            info=info,
+            warnings=warnings,
+            frames_limit=frames_limit,
         )
         finished = False
         try:

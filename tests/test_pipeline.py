@@ -51,6 +51,41 @@ def test_a_second_call_reuses_the_extraction_and_resumes_everything(videos, tmp_
     assert tree_digest(tmp_path / "result_work" / "source") == extracted
 
 
+def _extracted(work, role="source") -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((work / role).glob("*.png"))}
+
+
+def test_a_frames_limit_extracts_only_the_frames_the_run_uses(videos, tmp_path, capsys):
+    """A trial on the first frames of a long clip must not decode all of it first (12 files each without the limit)."""
+    code = cli.main(["stabilise", *map(str, videos), "--out", str(tmp_path / "r.mp4"), "--frames-limit", "5"])
+    out = capsys.readouterr().out
+    assert code == 0
+    for role in pipeline.ROLES:
+        assert len(_extracted(tmp_path / "r_work", role)) == 5, role
+    assert "extracted 5 frames from original.mp4" in out
+    assert video_facts(tmp_path / "r.mp4")["frames"] == 5
+
+
+def test_a_limited_extraction_serves_shorter_runs_and_a_longer_run_extracts_the_rest(videos, tmp_path):
+    work = tmp_path / "work"
+    assert pipeline.prepare_inputs(*videos, work, frames_limit=6).extractions["source"].written == 6
+    limited = _extracted(work)
+    assert pipeline.prepare_inputs(*videos, work, frames_limit=3).extractions == {"source": None, "generated": None}
+    longer = pipeline.prepare_inputs(*videos, work, frames_limit=9)
+    assert longer.extractions["source"].written == 9  # re-used, 6 frames would be 3 short
+    full = pipeline.prepare_inputs(*videos, work)
+    assert full.extractions["source"].written == FRAMES
+    # The limit only stops ffmpeg early: the first frames are those of the full extraction, byte for byte.
+    assert {name: data for name, data in _extracted(work).items() if name in limited} == limited
+    assert pipeline.prepare_inputs(*videos, work, frames_limit=4).extractions == {"source": None, "generated": None}
+
+
+def test_a_limit_past_the_end_of_the_video_extracts_it_whole_once(videos, tmp_path):
+    work = tmp_path / "work"
+    assert pipeline.prepare_inputs(*videos, work, frames_limit=50).extractions["source"].written == FRAMES
+    assert pipeline.prepare_inputs(*videos, work).extractions == {"source": None, "generated": None}
+
+
 def test_progress_names_every_phase_in_order_with_its_step(videos, tmp_path):
     seen = []
     options = {"preset": "brightness-lock", "compare": True, "analyze": True}
