@@ -180,8 +180,9 @@ class DFIParams:
     follow_light: bool = prm.param(
         True,
         label="Follow light changes (motion)",
-        help="Measure how the source's light changes from frame to frame (per colour, over the pixels the "
-        "motion explains) and apply it to the held picture, so a dimming lamp or a passing cloud is not frozen.",
+        help="Measure how the source's light changes from frame to frame (per colour and region, over the pixels "
+        "the motion explains) and apply it to the held picture, as strongly as the generated frames follow the "
+        "light, so a dimming lamp or a passing cloud is not frozen.",
     )
     cut_threshold: float = prm.param(
         50.0,

@@ -34,13 +34,21 @@ GAIN_DARK = 16.0  # pixels darker than this say little about a gain (quantisatio
 LIGHT_CELLS = 8  # a local light is read on a grid this many cells along the frame's long side
 
 
-def make_flow_estimator(preset: str = "fast", *, finest_scale: int | None = None) -> cv2.DISOpticalFlow:
+def make_flow_estimator(
+    preset: str = "fast",
+    *,
+    finest_scale: int | None = None,
+    patch_stride: int | None = None,
+    descent_iterations: int | None = None,
+) -> cv2.DISOpticalFlow:
     """A DIS optical flow estimator (Kroeger et al. 2016); ``preset`` is ultrafast, fast or medium.
 
     ``finest_scale`` overrides the preset's finest pyramid level (0 = full
     size, 2 = a quarter, the fast presets' own): DIS stops refining there and
     upsamples, so a preset's flow on a half-size frame is really computed at
-    an eighth unless this is lowered.
+    an eighth unless this is lowered. ``patch_stride`` (pixels between the
+    patches matched) and ``descent_iterations`` (per patch) trade time for
+    detail on top of the preset's.
     """
     if preset not in FLOW_PRESETS:
         msg = f"Unknown optical flow preset {preset!r}; choose one of {', '.join(FLOW_PRESETS)}."
@@ -48,6 +56,10 @@ def make_flow_estimator(preset: str = "fast", *, finest_scale: int | None = None
     estimator = cv2.DISOpticalFlow_create(FLOW_PRESETS[preset])
     if finest_scale is not None:
         estimator.setFinestScale(finest_scale)
+    if patch_stride is not None:
+        estimator.setPatchStride(patch_stride)
+    if descent_iterations is not None:
+        estimator.setGradientDescentIterations(descent_iterations)
     return estimator
 
 
