@@ -113,7 +113,16 @@ def _pixel_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
 def flow_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The sampling maps ``x + flow(x)`` for :func:`cv2.remap`."""
     grid_x, grid_y = _pixel_grid(*flow.shape[:2])
-    return cv2.add(grid_x, flow[..., 0]), cv2.add(grid_y, flow[..., 1])
+    flow_x, flow_y = cv2.split(flow)  # contiguous planes: adding strided views costs a copy each
+    return cv2.add(grid_x, flow_x), cv2.add(grid_y, flow_y)
+
+
+def upscaled_maps(flow: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """``flow_maps(upscale_flow(flow, width, height))`` in fewer passes over the big frame."""
+    h, w = flow.shape[:2]
+    flow_x, flow_y = cv2.split(cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR))
+    grid_x, grid_y = _pixel_grid(height, width)
+    return cv2.scaleAdd(flow_x, width / w, grid_x), cv2.scaleAdd(flow_y, height / h, grid_y)
 
 
 def warp(

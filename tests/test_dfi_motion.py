@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 
 import cv2
 import numpy as np
@@ -14,7 +15,7 @@ from abysz_lab.demo import add_ai_flicker, demo_background, make_demo_clip, styl
 from abysz_lab.dfi import DFIParams, iter_dfi, iter_dfi_frames, preview_masks, run_dfi
 from abysz_lab.errors import Cancelled, InputError
 from abysz_lab.jobs import CancelToken
-from abysz_lab.motion import LightResponse
+from abysz_lab.motion import LightResponse, run_pass
 
 # sha256 over the decoded pixels of a classic run (DFIParams() defaults) of the demo clip, taken before
 # motion mode was added. OpenCV versions round some filters differently, so there is one digest per
@@ -424,3 +425,19 @@ def test_motion_mode_follows_a_local_light_that_classic_freezes():
     # quality benchmark).
     assert 0.9 <= np.mean(motion) <= 1.1, motion
     assert np.mean(classic) < 0.7, classic
+
+
+def test_motion_measured_ahead_on_a_worker_gives_the_same_frames_and_stops_with_the_run():
+    sources, generated = _spliced_clip()
+    pairs = list(zip(sources, generated, strict=True))
+    serial = list(run_pass(pairs, MOTION, measure_ahead=False))
+    ahead = list(run_pass(pairs, MOTION))
+    assert [s.motion is not None and s.motion.cut for s in ahead] == [
+        s.motion is not None and s.motion.cut for s in serial
+    ]
+    assert all(np.array_equal(a.output, b.output) for a, b in zip(ahead, serial, strict=True))
+    # A run stopped early (a cancel, an error downstream) leaves no worker behind.
+    stream = run_pass(pairs, MOTION)
+    next(stream)
+    stream.close()
+    assert not any(t.name.startswith("abysz-flow") for t in threading.enumerate())
