@@ -5,8 +5,10 @@ Each scenario is made from real photographs shipped with scikit-image
 known. Quality is judged on clips we do not see, so the scenarios span what
 footage does: a locked camera with a moving subject, a subject crossing a
 textured background, slow and fast pans, a hand-held shake, a zoom, a roll, a
-pan with a moving subject, a low-texture pan, a real lighting change (still and
-under a pan) and hard cuts (locked and under motion).
+pan with a moving subject, a low-texture pan, a real lighting change (still,
+under a pan, hand-held with a style that keeps part of its tint, and with every
+frame restyled anew), a lamp lighting one side of a still shot, and hard cuts
+(locked and under motion).
 
 For each there is the SOURCE, a CLEAN stylised version and a GENERATED
 version (the clean one plus AI-like per-frame changes: brightness
