@@ -88,6 +88,8 @@ READING_MEMORY = 0.9  # a frame's readings of the response are running means ove
 READING_SPREAD = 0.05  # how far a reading that holds may be off the true response
 BROAD_SPREAD = 0.5  # neither reading holds: the response is 1 give or take this much
 BROAD_PRIOR = 0.05
+WHOLE_PRIOR = 0.5  # of the two readings, "as a whole" is this likely before the frames say
+LIGHT_WHERE_FLOOR = 0.002  # weight of a pixel whose light did not change, against |gain - 1| where it did
 LUMA_WEIGHTS = np.array([0.114, 0.587, 0.299], np.float32)  # BGR, as cv2.COLOR_BGR2GRAY
 
 
@@ -202,14 +204,25 @@ class LightResponse:
         self.origin = np.zeros(channels)  # the source level the carried average was drawn at, on average
         self.applied: np.ndarray | None = None  # the response the carried picture has been moved with
 
-    def observe(self, small_source: np.ndarray, small_generated: np.ndarray) -> None:
-        """Read this frame's two predictions of the response (running means over about ten frames)."""
+    def observe(self, source: np.ndarray, generated: np.ndarray, where: np.ndarray | None = None) -> None:
+        """Read this frame's two predictions of the response (running means over about ten frames).
+
+        ``where`` (float weights of the frames' size) says where the light
+        changed: a lamp on one side is answered by the picture there, not by
+        the frame's average.
+        """
         channels = len(self.source_level)
-        whole = np.asarray(cv2.mean(small_generated)[:channels]) / np.maximum(
-            np.asarray(cv2.mean(small_source)[:channels]), 1.0
-        )
         # Every other pixel of the light grid: a slope over 4 000 pixels is as good as over 65 000.
-        spatial = fl.light_slope(small_source[::2, ::2], small_generated[::2, ::2]).astype(np.float64)
+        src = source[::2, ::2].reshape(-1, channels).astype(np.float64)
+        gen = generated[::2, ::2].reshape(-1, channels).astype(np.float64)
+        weight = np.ones(len(src)) if where is None else where[::2, ::2].reshape(-1).astype(np.float64)
+        total = weight.sum()
+        mean_source, mean_generated = weight @ src / total, weight @ gen / total
+        whole = mean_generated / np.maximum(mean_source, 1.0)
+        src -= mean_source
+        gen -= mean_generated
+        variance, covariance = weight @ (src * src), weight @ (src * gen)
+        spatial = np.where(variance > 1e-3 * total, covariance / np.maximum(variance, 1e-6), 1.0).clip(0.0, 2.0)
         if self.as_a_whole is None:
             self.as_a_whole, self.spatially = whole, spatial
         else:
@@ -241,8 +254,8 @@ class LightResponse:
         noise = (residual + 2.0 * LIGHT_NOISE**2) / (weight + 2.0)
         uncertainty = noise / spread  # variance of the measured response
         hypotheses = [
-            (self.as_a_whole, READING_SPREAD**2, (1.0 - BROAD_PRIOR) / 2),
-            (self.spatially, READING_SPREAD**2, (1.0 - BROAD_PRIOR) / 2),
+            (self.as_a_whole, READING_SPREAD**2, (1.0 - BROAD_PRIOR) * WHOLE_PRIOR),
+            (self.spatially, READING_SPREAD**2, (1.0 - BROAD_PRIOR) * (1.0 - WHOLE_PRIOR)),
             (np.ones_like(measured), BROAD_SPREAD**2, BROAD_PRIOR),
         ]
         log_evidence, means = [], []
@@ -423,7 +436,13 @@ class MotionPass:
         return shift * response.astype(np.float32) + (owed / level).astype(np.float32)
 
     def _learn_light(
-        self, before: np.ndarray, now: np.ndarray, generated_now: np.ndarray, light_maps, trusted: np.ndarray
+        self,
+        before: np.ndarray,
+        now: np.ndarray,
+        generated_now: np.ndarray,
+        light_maps,  # noqa: ANN001 - the light grid's cv2.remap maps
+        trusted: np.ndarray,
+        luma_gain: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Add this step's light change to the shot's :class:`LightResponse`; return its response and level owed.
 
@@ -434,13 +453,17 @@ class MotionPass:
             self.previous_small_generated, *light_maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
         channels = now.shape[2] if now.ndim == 3 else 1
+        # Where the light changed, in the pixels the motion explains: a lamp on one side of the room is read
+        # there, not diluted in the frame's mean (a floor keeps a steady or even change the whole frame's).
+        where = cv2.add(cv2.absdiff(luma_gain, 1.0), LIGHT_WHERE_FLOOR)
+        weight = cv2.multiply(where, trusted.astype(np.float32))
         source_change = generated_change = np.zeros(channels)
         if np.count_nonzero(trusted) >= 16:
-            source_change = _mean_change(now, before, trusted, channels)
-            generated_change = _mean_change(generated_now, generated_before, trusted, channels)
+            source_change = _mean_change(now, before, weight, channels)
+            generated_change = _mean_change(generated_now, generated_before, weight, channels)
         if self.light is None:
             self.light = LightResponse(channels)
-        self.light.observe(now, generated_now)
+        self.light.observe(now, generated_now, where)
         return self.light.step(source_change, generated_change)
 
     def _restart(self, generated: np.ndarray, motion: PairMotion | None, warm) -> MotionStep:  # noqa: ANN001
@@ -479,10 +502,10 @@ class MotionPass:
             # The frame's gain is the fallback of cells with too few trusted pixels: a median over 4 000 will do.
             gain = fl.estimate_gain(before[::2, ::2], now[::2, ::2], trusted[::2, ::2])
             gain_map = fl.local_gain(before, now, trusted, gain)
-            light = self._learn_light(before, now, small_generated[::2, ::2], light_maps, trusted)
+            luma_gain = _luma_gain_map(gain_map)
+            light = self._learn_light(before, now, small_generated[::2, ::2], light_maps, trusted, luma_gain)
             shift = self._light_shift(light, gain_map, now)
             # A steady light (most shots, most of the time) needs neither full-size map.
-            luma_gain = _luma_gain_map(gain_map)
             if np.ptp(luma_gain) > 1e-3:
                 gray_gain = cv2.resize(luma_gain, size, interpolation=cv2.INTER_LINEAR)
             else:
@@ -525,10 +548,10 @@ class MotionPass:
         return MotionStep(out8, held_out, self.count, motion, gain, held)
 
 
-def _mean_change(now: np.ndarray, before: np.ndarray, pick: np.ndarray, channels: int) -> np.ndarray:
-    """Per channel, the mean of ``now - before`` over the pixels where ``pick`` is set."""
-    diff = cv2.subtract(now, before, dtype=cv2.CV_32F)
-    return np.asarray(cv2.mean(diff, mask=pick.view(np.uint8))[:channels], np.float64)
+def _mean_change(now: np.ndarray, before: np.ndarray, weight: np.ndarray, channels: int) -> np.ndarray:
+    """Per channel, the ``weight``-weighted mean of ``now - before`` (weight: float, the frames' size)."""
+    diff = cv2.subtract(now, before, dtype=cv2.CV_32F).reshape(-1, channels)
+    return (weight.reshape(-1) @ diff).astype(np.float64) / max(float(weight.sum()), 1e-9)
 
 
 def _expand_and_smooth(held: np.ndarray, expand: int, smooth: int) -> np.ndarray:
