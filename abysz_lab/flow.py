@@ -229,23 +229,32 @@ def estimate_gain(reference: np.ndarray, current: np.ndarray, trusted: np.ndarra
     return gains
 
 
-def light_slope(source: np.ndarray, picture: np.ndarray) -> np.ndarray:
-    """Per-channel slope ``a`` of the least-squares line ``picture ~= a * source + b`` (clipped to 0-2).
+def light_readings(
+    source: np.ndarray, picture: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel, how a stylised picture follows its source's brightness: ``(ratio of means, slope)``.
 
-    How strongly a stylised picture follows its source's brightness: 1 for a
-    picture that keeps the source's light, less when a style adds its own
-    tint or flattens contrast. A light change of the source, ``(g - 1) *
-    source``, moves the picture by ``a`` times that.
+    The ratio of the picture's mean to the source's is the response if the
+    whole picture scales with the light; the slope ``a`` of the least-squares
+    line ``picture ~= a * source + b`` (clipped to 0-2) is the response if only
+    the part that follows the source does (a style's own tint or flattened
+    contrast staying put): 1 for a picture that keeps the source's light.
+    ``weights`` (float, the frames' height and width) weigh the pixels.
     """
     channels = 1 if source.ndim == 2 else source.shape[2]
-    src = source.reshape(-1, channels).astype(np.float32)
-    pic = picture.reshape(-1, channels).astype(np.float32)
-    src_c = src - src.mean(axis=0)
-    pic_c = pic - pic.mean(axis=0)
-    var = np.einsum("ij,ij->j", src_c, src_c)
-    cov = np.einsum("ij,ij->j", src_c, pic_c)
-    slope = np.where(var > 1e-3 * src.shape[0], cov / np.maximum(var, 1e-6), 1.0)
-    return np.clip(slope, 0.0, 2.0).astype(np.float32)
+    src = source.reshape(-1, channels).astype(np.float64)
+    pic = picture.reshape(-1, channels).astype(np.float64)
+    weight = np.ones((len(src), 1)) if weights is None else weights.reshape(-1, 1).astype(np.float64)
+    total = float(weight.sum())
+    # Products and sums, not matrix products: numpy's BLAS wakes threads of its own for ``weight @ src``,
+    # which then spin on the cores the motion mode's flow worker and frame I/O need (25 -> 20 frames/s).
+    mean_source, mean_picture = (weight * src).sum(axis=0) / total, (weight * pic).sum(axis=0) / total
+    ratio = mean_picture / np.maximum(mean_source, 1.0)
+    src -= mean_source
+    pic -= mean_picture
+    variance, covariance = (weight * src * src).sum(axis=0), (weight * src * pic).sum(axis=0)
+    slope = np.where(variance > 1e-3 * total, covariance / np.maximum(variance, 1e-6), 1.0)
+    return ratio, np.clip(slope, 0.0, 2.0)
 
 
 def local_gain(
@@ -272,8 +281,8 @@ def local_gain(
     gain = np.clip(cur_sum / np.maximum(ref_sum, 1e-3), *GAIN_LIMITS)
     # A cell a quarter usable is trusted fully; below that its gain fades to the frame's.
     confidence = np.clip(share * 4.0, 0.0, 1.0)
-    fallback = np.asarray(fallback, np.float32).reshape(1, 1, -1)[..., : gain.shape[2] if gain.ndim == 3 else 1]
-    gain = confidence * gain + (1.0 - confidence) * (fallback if gain.ndim == 3 else fallback[..., 0])
+    fallback = np.asarray(fallback, np.float32)
+    gain = confidence * gain + (1.0 - confidence) * (fallback[: gain.shape[2]] if gain.ndim == 3 else fallback[0])
     smooth = cv2.resize(gain.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
     return np.clip(smooth, *GAIN_LIMITS)
 

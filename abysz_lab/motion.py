@@ -212,21 +212,9 @@ class LightResponse:
         changed: a lamp on one side is answered by the picture there, not by
         the frame's average.
         """
-        channels = len(self.source_level)
         # Every other pixel of the light grid: a slope over 4 000 pixels is as good as over 65 000.
-        src = source[::2, ::2].reshape(-1, channels).astype(np.float64)
-        gen = generated[::2, ::2].reshape(-1, channels).astype(np.float64)
-        weight = np.ones(len(src)) if where is None else where[::2, ::2].reshape(-1).astype(np.float64)
-        total = weight.sum()
-        # Weighted sums as products and sums, not matrix products: numpy's BLAS wakes its own threads for
-        # these, which then spin on the cores the flow worker and the frame I/O need (25 -> 20 frames/s).
-        weight = weight[:, None]
-        mean_source, mean_generated = (weight * src).sum(axis=0) / total, (weight * gen).sum(axis=0) / total
-        whole = mean_generated / np.maximum(mean_source, 1.0)
-        src -= mean_source
-        gen -= mean_generated
-        variance, covariance = (weight * src * src).sum(axis=0), (weight * src * gen).sum(axis=0)
-        spatial = np.where(variance > 1e-3 * total, covariance / np.maximum(variance, 1e-6), 1.0).clip(0.0, 2.0)
+        weights = None if where is None else where[::2, ::2]
+        whole, spatial = fl.light_readings(source[::2, ::2], generated[::2, ::2], weights)
         if self.as_a_whole is None:
             self.as_a_whole, self.spatially = whole, spatial
         else:
@@ -556,7 +544,7 @@ class MotionPass:
 def _mean_change(now: np.ndarray, before: np.ndarray, weight: np.ndarray, channels: int) -> np.ndarray:
     """Per channel, the ``weight``-weighted mean of ``now - before`` (weight: float, the frames' size)."""
     diff = cv2.subtract(now, before, dtype=cv2.CV_32F).reshape(-1, channels)
-    # (not ``weight @ diff``: see LightResponse.observe on BLAS threads)
+    # (not ``weight @ diff``: see flow.light_readings on BLAS threads)
     return (weight.reshape(-1, 1) * diff).sum(axis=0, dtype=np.float64) / max(float(weight.sum()), 1e-9)
 
 

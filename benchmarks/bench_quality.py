@@ -328,8 +328,8 @@ def fast_pan(pics: dict, size: int, frames: int) -> Scenario:
     return _shot("fast pan", pics["wide"], _pan(pics["wide"], size, frames, size * 4 / 512), size)
 
 
-def shake(pics: dict, size: int, frames: int, seed: int = 3, *, matrices_only: bool = False):
-    """A hand-held shake: a few px of random translation and a fraction of a degree of roll per frame."""
+def _hand_held(image: np.ndarray, size: int, frames: int, seed: int = 3) -> list[np.ndarray]:
+    """Camera maps of a hand-held shot: a few px of random translation and a fraction of a degree of roll."""
     rng = np.random.default_rng(seed)
     unit = size / 512
     x = y = roll = 0.0
@@ -338,10 +338,13 @@ def shake(pics: dict, size: int, frames: int, seed: int = 3, *, matrices_only: b
         # Mean-reverting random walk: the hand drifts and comes back, steps of ~2-3 px and ~0.3 degrees.
         x, y = 0.6 * x + rng.normal(0, 2.5) * unit, 0.6 * y + rng.normal(0, 2.5) * unit
         roll = 0.6 * roll + rng.normal(0, 0.3)
-        matrices.append(_view(pics["scene"], size, zoom=1.08, angle=roll, dx=x, dy=y))
-    if matrices_only:
-        return matrices
-    return _shot("hand-held shake", pics["scene"], matrices, size)
+        matrices.append(_view(image, size, zoom=1.08, angle=roll, dx=x, dy=y))
+    return matrices
+
+
+def shake(pics: dict, size: int, frames: int) -> Scenario:
+    """A hand-held shake: a few px of random translation and a fraction of a degree of roll per frame."""
+    return _shot("hand-held shake", pics["scene"], _hand_held(pics["scene"], size, frames), size)
 
 
 def zoom(pics: dict, size: int, frames: int) -> Scenario:
@@ -386,7 +389,7 @@ def lighting_pan(pics: dict, size: int, frames: int) -> Scenario:
 
 def lighting_tint_shake(pics: dict, size: int, frames: int) -> Scenario:
     """Hand-held while the light dims; the style keeps 35 % of its own colour (that part does not dim)."""
-    matrices = shake(pics, size, frames, matrices_only=True)
+    matrices = _hand_held(pics["scene"], size, frames)
     return _shot(
         "light ramp, style keeps its tint, hand-held", pics["scene"], matrices, size, gains=_dimming(frames), tint=0.35
     )

@@ -170,10 +170,26 @@ def test_gain_uses_only_trusted_pixels_when_told():
     assert np.allclose(fl.estimate_gain(picture, brighter, trusted), 1.2, rtol=0.01)
 
 
-def test_light_slope_of_a_tinted_picture_is_below_one():
+def test_light_readings_of_a_tinted_picture():
     source = _textured(seed=7)
+    tint = np.array((40, 90, 160), np.float32)
     tinted = cv2.addWeighted(source, 0.8, np.full_like(source, (40, 90, 160)), 0.2, 0)
-    assert np.allclose(fl.light_slope(source, tinted), 0.8, atol=0.02)
+    ratio, slope = fl.light_readings(source, tinted)
+    assert np.allclose(slope, 0.8, atol=0.02)  # the part that follows the source
+    mean = source.reshape(-1, 3).mean(axis=0)
+    assert np.allclose(ratio, (0.8 * mean + 0.2 * tint) / mean, rtol=0.01)  # the whole picture over the source
+
+
+def test_light_readings_are_taken_where_the_weights_are():
+    source = _textured(seed=9)
+    h, w = source.shape[:2]
+    picture = source.copy()
+    picture[:, : w // 2] = cv2.convertScaleAbs(source[:, : w // 2], alpha=0.5)  # the left half follows at 0.5
+    weights = np.zeros((h, w), np.float32)
+    weights[:, : w // 2] = 1.0
+    ratio, slope = fl.light_readings(source, picture, weights)
+    assert np.allclose(slope, 0.5, atol=0.02) and np.allclose(ratio, 0.5, atol=0.02)
+    assert np.all(fl.light_readings(source, picture)[1] > 0.7)  # unweighted, the right half dilutes it
 
 
 def test_local_gain_follows_a_lamp_on_one_side_and_leaves_the_other_alone():
